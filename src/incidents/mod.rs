@@ -1,0 +1,1 @@
+//! Incidents: opening and attaching, and the response clocks.

@@ -1,0 +1,1 @@
+//! The HTTP client every source shares: identity, time and size limits.

@@ -1,0 +1,1 @@
+//! Drives a source on its interval.
