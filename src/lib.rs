@@ -12,7 +12,13 @@
 //! ARCHITECTURE.md states the invariants these modules keep.
 
 pub mod config;
+pub mod daemon;
+pub mod org;
+pub mod pipeline;
+pub mod reindex;
 pub mod incidents;
+pub mod index;
 pub mod model;
 pub mod sources;
+pub mod store;
 pub mod understand;

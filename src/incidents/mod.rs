@@ -1,1 +1,3 @@
-//! Incidents: opening and attaching, and the response clocks.
+//! Incidents: opening and attaching them as posts arrive.
+
+pub mod detect;
