@@ -262,7 +262,10 @@ pub struct SourcesSettings {
 /// A TOML error as a [`ConfigError`] naming the line and, where toml knows it, the key.
 pub fn toml_error(file: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
     let key = match error.span() {
-        Some(span) => format!("line {}", text[..span.start.min(text.len())].lines().count().max(1)),
+        Some(span) => format!(
+            "line {}",
+            text[..span.start.min(text.len())].lines().count().max(1)
+        ),
         None => "-".to_string(),
     };
     ConfigError::new(file, key, error.message().to_string())
@@ -298,8 +301,13 @@ const ENV_PREFIX: &str = "OTKLIK";
 /// Read `path`, apply `OTKLIK__SECTION__KEY` overrides, load every file it names and check
 /// the lot. The daemon and `otklik check-config` call exactly this.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(path, "-", format!("cannot read the configuration file: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            path,
+            "-",
+            format!("cannot read the configuration file: {e}"),
+        )
+    })?;
     // Parse the file alone first: toml's errors carry the line, and unknown keys are named.
     toml::from_str::<Settings>(&text).map_err(|e| toml_error(path, &text, &e))?;
 
@@ -339,7 +347,10 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             return Err(ConfigError::new(
                 path,
                 format!("sources.rss[{i}].territory"),
-                format!("unknown territory `{t}`; expected `district` or one of: {}", org.territory_ids().join(", ")),
+                format!(
+                    "unknown territory `{t}`; expected `district` or one of: {}",
+                    org.territory_ids().join(", ")
+                ),
             ));
         }
     }
@@ -356,7 +367,10 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 /// The override variables present, for error messages.
 fn env_keys() -> Vec<String> {
     let prefix = format!("{ENV_PREFIX}__");
-    let mut keys: Vec<String> = std::env::vars().map(|(k, _)| k).filter(|k| k.starts_with(&prefix)).collect();
+    let mut keys: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
     keys.sort();
     if keys.is_empty() {
         keys.push("-".into());
@@ -370,13 +384,26 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
         return err("daemon.queue_capacity", "expected at least 1".into());
     }
     if s.index.commit_interval_secs == 0 {
-        return err("index.commit_interval_secs", "expected at least 1 second".into());
+        return err(
+            "index.commit_interval_secs",
+            "expected at least 1 second".into(),
+        );
     }
     if s.index.writer_threads == 0 || s.index.writer_threads > 8 {
-        return err("index.writer_threads", format!("expected 1 to 8, found {}", s.index.writer_threads));
+        return err(
+            "index.writer_threads",
+            format!("expected 1 to 8, found {}", s.index.writer_threads),
+        );
     }
     if s.index.writer_memory_mb < 15 * s.index.writer_threads {
-        return err("index.writer_memory_mb", format!("expected at least 15 per writer thread ({}), found {}", 15 * s.index.writer_threads, s.index.writer_memory_mb));
+        return err(
+            "index.writer_memory_mb",
+            format!(
+                "expected at least 15 per writer thread ({}), found {}",
+                15 * s.index.writer_threads,
+                s.index.writer_memory_mb
+            ),
+        );
     }
     if s.http.max_body_bytes < 1024 {
         return err("http.max_body_bytes", "expected at least 1024 bytes".into());
@@ -389,15 +416,37 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
     for (i, src) in s.sources.rss.iter().enumerate() {
         let key = |k: &str| format!("sources.rss[{i}].{k}");
         if src.name.trim().is_empty() || src.name.contains(char::is_whitespace) {
-            return err(&key("name"), format!("expected a name without spaces, found `{}`", src.name));
+            return err(
+                &key("name"),
+                format!("expected a name without spaces, found `{}`", src.name),
+            );
         }
         if !names.insert(src.name.clone()) {
-            return err(&key("name"), format!("`{}` is used by another source; names must be unique", src.name));
+            return err(
+                &key("name"),
+                format!(
+                    "`{}` is used by another source; names must be unique",
+                    src.name
+                ),
+            );
         }
         match reqwest::Url::parse(&src.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            Ok(u) => return err(&key("url"), format!("expected an http or https address, found scheme `{}`", u.scheme())),
-            Err(e) => return err(&key("url"), format!("expected an http(s) address, found `{}`: {e}", src.url)),
+            Ok(u) => {
+                return err(
+                    &key("url"),
+                    format!(
+                        "expected an http or https address, found scheme `{}`",
+                        u.scheme()
+                    ),
+                );
+            }
+            Err(e) => {
+                return err(
+                    &key("url"),
+                    format!("expected an http(s) address, found `{}`: {e}", src.url),
+                );
+            }
         }
         if let Some(poll) = &src.poll {
             check_poll(path, &key("poll"), poll)?;
@@ -408,16 +457,35 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
 
 fn check_poll(path: &Path, key: &str, p: &PollSettings) -> Result<(), ConfigError> {
     if p.min_interval_secs == 0 {
-        return Err(ConfigError::new(path, format!("{key}.min_interval_secs"), "expected at least 1 second"));
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.min_interval_secs"),
+            "expected at least 1 second",
+        ));
     }
     if p.max_interval_secs < p.min_interval_secs {
-        return Err(ConfigError::new(path, format!("{key}.max_interval_secs"), format!("expected at least min_interval_secs ({}), found {}", p.min_interval_secs, p.max_interval_secs)));
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.max_interval_secs"),
+            format!(
+                "expected at least min_interval_secs ({}), found {}",
+                p.min_interval_secs, p.max_interval_secs
+            ),
+        ));
     }
     if p.backoff_initial_secs == 0 || p.backoff_max_secs < p.backoff_initial_secs {
-        return Err(ConfigError::new(path, format!("{key}.backoff_max_secs"), "expected backoff_initial_secs ≥ 1 and backoff_max_secs ≥ backoff_initial_secs"));
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.backoff_max_secs"),
+            "expected backoff_initial_secs ≥ 1 and backoff_max_secs ≥ backoff_initial_secs",
+        ));
     }
     if p.failing_after == 0 {
-        return Err(ConfigError::new(path, format!("{key}.failing_after"), "expected at least 1"));
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.failing_after"),
+            "expected at least 1",
+        ));
     }
     Ok(())
 }

@@ -52,7 +52,11 @@ pub struct Running {
 }
 
 /// Open the data directory and start every task. Returns once the daemon is ready.
-pub async fn start(loaded: &Loaded, sources: Vec<Box<dyn Source>>, activity: broadcast::Sender<Activity>) -> anyhow::Result<Running> {
+pub async fn start(
+    loaded: &Loaded,
+    sources: Vec<Box<dyn Source>>,
+    activity: broadcast::Sender<Activity>,
+) -> anyhow::Result<Running> {
     let data = DataDir::new(&loaded.data_dir);
     let store_dir = data.store();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir))
@@ -61,14 +65,17 @@ pub async fn start(loaded: &Loaded, sources: Vec<Box<dyn Source>>, activity: bro
     let index_dir = data.index();
     let index_settings = loaded.settings.index.clone();
     let index_store = store.clone();
-    let index = tokio::task::spawn_blocking(move || IndexWriterHandle::start(&index_dir, index_store, &index_settings))
-        .await?
-        .context("opening the search index")?;
+    let index = tokio::task::spawn_blocking(move || {
+        IndexWriterHandle::start(&index_dir, index_store, &index_settings)
+    })
+    .await?
+    .context("opening the search index")?;
     let detector_store = store.clone();
     let incident_settings = loaded.settings.incidents.clone();
-    let detector = tokio::task::spawn_blocking(move || Detector::load(incident_settings, &detector_store))
-        .await?
-        .context("loading open incidents")?;
+    let detector =
+        tokio::task::spawn_blocking(move || Detector::load(incident_settings, &detector_store))
+            .await?
+            .context("loading open incidents")?;
 
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(loaded.settings.daemon.queue_capacity);
     let pipeline = Pipeline {
@@ -124,8 +131,14 @@ impl Running {
     /// its cursor never moved.
     pub async fn shutdown(mut self, timeout: Duration) -> anyhow::Result<()> {
         self.stop_polling.cancel();
-        if tokio::time::timeout(timeout, self.pollers.wait()).await.is_err() {
-            tracing::warn!(timeout_secs = timeout.as_secs(), "sources did not stop in time; abandoning their polls");
+        if tokio::time::timeout(timeout, self.pollers.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout_secs = timeout.as_secs(),
+                "sources did not stop in time; abandoning their polls"
+            );
         }
         // With the last sender gone the pipeline drains its queue and stops.
         self.jobs.take();
@@ -191,7 +204,11 @@ pub fn notify_stopping() {
 }
 
 /// Run the daemon until SIGTERM or SIGINT; a second signal exits at once.
-pub async fn run(loaded: Loaded, sources: Vec<Box<dyn Source>>, activity: broadcast::Sender<Activity>) -> anyhow::Result<()> {
+pub async fn run(
+    loaded: Loaded,
+    sources: Vec<Box<dyn Source>>,
+    activity: broadcast::Sender<Activity>,
+) -> anyhow::Result<()> {
     let mut signals = Signals::install().context("installing signal handlers")?;
     let running = start(&loaded, sources, activity).await?;
     let watchdog = CancellationToken::new();

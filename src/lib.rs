@@ -13,12 +13,12 @@
 
 pub mod config;
 pub mod daemon;
-pub mod org;
-pub mod pipeline;
-pub mod reindex;
 pub mod incidents;
 pub mod index;
 pub mod model;
+pub mod org;
+pub mod pipeline;
+pub mod reindex;
 pub mod sources;
 pub mod store;
 pub mod understand;

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "otklik", version, about = "Находит сообщения жителей в открытых источниках и следит, чтобы на каждое был дан ответ в срок")]
+#[command(
+    name = "otklik",
+    version,
+    about = "Находит сообщения жителей в открытых источниках и следит, чтобы на каждое был дан ответ в срок"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,7 +127,9 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OTKLIK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,sled=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -203,7 +209,12 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let color = std::io::stdout().is_terminal();
-    writeln!(out, "Найдено: {} (показано {})", results.total, results.hits.len())?;
+    writeln!(
+        out,
+        "Найдено: {} (показано {})",
+        results.total,
+        results.hits.len()
+    )?;
     for hit in &results.hits {
         let local = hit.published.with_timezone(&chrono_tz::Europe::Moscow);
         let mut tags = vec![hit.platform.clone(), hit.community.clone()];
@@ -212,8 +223,17 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         }
         tags.extend(hit.group.clone());
         tags.extend(hit.territory.clone());
-        writeln!(out, "\n{}  {}", local.format("%Y-%m-%d %H:%M"), tags.join(" · "))?;
-        writeln!(out, "  {}", highlight(&hit.snippet_text, &hit.highlights, color))?;
+        writeln!(
+            out,
+            "\n{}  {}",
+            local.format("%Y-%m-%d %H:%M"),
+            tags.join(" · ")
+        )?;
+        writeln!(
+            out,
+            "  {}",
+            highlight(&hit.snippet_text, &hit.highlights, color)
+        )?;
         if let Some(url) = &hit.url {
             writeln!(out, "  {url}")?;
         }
@@ -224,11 +244,19 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
 
 /// Marks the matched ranges: bold on a terminal, «» otherwise.
 fn highlight(text: &str, ranges: &[std::ops::Range<usize>], color: bool) -> String {
-    let (open, close) = if color { ("\x1b[1m", "\x1b[0m") } else { ("«", "»") };
+    let (open, close) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("«", "»")
+    };
     let mut out = String::with_capacity(text.len() + ranges.len() * 8);
     let mut at = 0;
     for r in ranges {
-        if r.start < at || r.end > text.len() || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+        if r.start < at
+            || r.end > text.len()
+            || !text.is_char_boundary(r.start)
+            || !text.is_char_boundary(r.end)
+        {
             continue;
         }
         out.push_str(&text[at..r.start]);

@@ -80,12 +80,16 @@ impl Org {
 
     /// The org chart shipped in `config/org.toml`.
     pub fn embedded() -> Org {
-        Org::parse(Path::new("config/org.toml"), include_str!("../config/org.toml"))
-            .expect("the embedded org chart is valid")
+        Org::parse(
+            Path::new("config/org.toml"),
+            include_str!("../config/org.toml"),
+        )
+        .expect("the embedded org chart is valid")
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Org, ConfigError> {
-        let org: Org = toml::from_str(text).map_err(|e| crate::config::toml_error(path, text, &e))?;
+        let org: Org =
+            toml::from_str(text).map_err(|e| crate::config::toml_error(path, text, &e))?;
         org.validate(path)?;
         Ok(org)
     }
@@ -94,25 +98,52 @@ impl Org {
         let mut seen = HashSet::new();
         for (i, d) in self.departments.iter().enumerate() {
             if !seen.insert(d.id.as_str()) {
-                return Err(ConfigError::new(path, format!("departments[{i}].id"), format!("`{}` is listed twice", d.id)));
+                return Err(ConfigError::new(
+                    path,
+                    format!("departments[{i}].id"),
+                    format!("`{}` is listed twice", d.id),
+                ));
             }
         }
         for (i, t) in self.territories.iter().enumerate() {
             if !seen.insert(t.id.as_str()) {
-                return Err(ConfigError::new(path, format!("territories[{i}].id"), format!("`{}` is already used by a department or territory", t.id)));
+                return Err(ConfigError::new(
+                    path,
+                    format!("territories[{i}].id"),
+                    format!("`{}` is already used by a department or territory", t.id),
+                ));
             }
             if matches!(t.id.as_str(), "district" | "outside" | "territory") {
-                return Err(ConfigError::new(path, format!("territories[{i}].id"), format!("`{}` is reserved", t.id)));
+                return Err(ConfigError::new(
+                    path,
+                    format!("territories[{i}].id"),
+                    format!("`{}` is reserved", t.id),
+                ));
             }
         }
         for (i, rule) in self.routing.iter().enumerate() {
             for (j, t) in rule.territories.iter().enumerate() {
                 if self.territory(t).is_none() {
-                    return Err(ConfigError::new(path, format!("routing[{i}].territories[{j}]"), format!("unknown territory `{t}`; expected one of: {}", self.territory_ids().join(", "))));
+                    return Err(ConfigError::new(
+                        path,
+                        format!("routing[{i}].territories[{j}]"),
+                        format!(
+                            "unknown territory `{t}`; expected one of: {}",
+                            self.territory_ids().join(", ")
+                        ),
+                    ));
                 }
             }
             if rule.owner != "territory" && self.department(&rule.owner).is_none() {
-                return Err(ConfigError::new(path, format!("routing[{i}].owner"), format!("unknown department `{}`; expected `territory` or one of: {}", rule.owner, self.department_ids().join(", "))));
+                return Err(ConfigError::new(
+                    path,
+                    format!("routing[{i}].owner"),
+                    format!(
+                        "unknown department `{}`; expected `territory` or one of: {}",
+                        rule.owner,
+                        self.department_ids().join(", ")
+                    ),
+                ));
             }
         }
         Ok(())
@@ -123,14 +154,25 @@ impl Org {
         for group in &taxonomy.groups {
             for topic in &group.topics {
                 if self.department(&topic.department).is_none() {
-                    return Err(ConfigError::new(path, "departments", format!("the taxonomy gives topic «{}» to department `{}`, which the org chart does not list", topic.name, topic.department)));
+                    return Err(ConfigError::new(
+                        path,
+                        "departments",
+                        format!(
+                            "the taxonomy gives topic «{}» to department `{}`, which the org chart does not list",
+                            topic.name, topic.department
+                        ),
+                    ));
                 }
             }
         }
         for (i, rule) in self.routing.iter().enumerate() {
             for (j, g) in rule.groups.iter().enumerate() {
                 if taxonomy.group(g).is_none() {
-                    return Err(ConfigError::new(path, format!("routing[{i}].groups[{j}]"), format!("unknown topic group `{g}`; expected a group_id of the taxonomy")));
+                    return Err(ConfigError::new(
+                        path,
+                        format!("routing[{i}].groups[{j}]"),
+                        format!("unknown topic group `{g}`; expected a group_id of the taxonomy"),
+                    ));
                 }
             }
         }
@@ -154,7 +196,13 @@ impl Org {
     }
 
     /// Who owns an incident of `group`/`topic` in `territory`.
-    pub fn route(&self, taxonomy: &Taxonomy, group: &str, topic: Option<&str>, territory: Option<&str>) -> Option<Owner> {
+    pub fn route(
+        &self,
+        taxonomy: &Taxonomy,
+        group: &str,
+        topic: Option<&str>,
+        territory: Option<&str>,
+    ) -> Option<Owner> {
         let local_territory = territory.filter(|t| self.territory(t).is_some());
         for rule in &self.routing {
             let group_matches = rule.groups.is_empty() || rule.groups.iter().any(|g| g == group);
@@ -171,16 +219,21 @@ impl Org {
             }
             return Some(Owner::Department(rule.owner.clone()));
         }
-        taxonomy.default_department(group, topic).map(|d| Owner::Department(d.to_string()))
+        taxonomy
+            .default_department(group, topic)
+            .map(|d| Owner::Department(d.to_string()))
     }
 
     /// The owner's name as users read it.
     pub fn owner_name(&self, owner: &Owner) -> String {
         match owner {
-            Owner::Department(id) => self.department(id).map_or_else(|| id.clone(), |d| d.name.clone()),
-            Owner::Territory(id) => self
-                .territory(id)
-                .map_or_else(|| id.clone(), |t| format!("администрация территории: {}", t.name)),
+            Owner::Department(id) => self
+                .department(id)
+                .map_or_else(|| id.clone(), |d| d.name.clone()),
+            Owner::Territory(id) => self.territory(id).map_or_else(
+                || id.clone(),
+                |t| format!("администрация территории: {}", t.name),
+            ),
         }
     }
 
@@ -189,7 +242,9 @@ impl Org {
         match id {
             "district" => "округ в целом".to_string(),
             "outside" => "за пределами округа".to_string(),
-            _ => self.territory(id).map_or_else(|| id.to_string(), |t| t.name.clone()),
+            _ => self
+                .territory(id)
+                .map_or_else(|| id.to_string(), |t| t.name.clone()),
         }
     }
 }

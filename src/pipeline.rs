@@ -102,7 +102,9 @@ impl Pipeline {
 
         let now = Utc::now();
         let mut pending_seq = None;
-        let first_seq = self.store.reserve_seqs(&mut batch, fresh.len() as u64, &mut pending_seq)?;
+        let first_seq =
+            self.store
+                .reserve_seqs(&mut batch, fresh.len() as u64, &mut pending_seq)?;
         let mut pending_incident = None;
         let mut stored = Vec::with_capacity(fresh.len());
         let mut activity = Vec::new();
@@ -113,7 +115,14 @@ impl Pipeline {
             let mut next_id = || -> Result<IncidentId, StoreError> {
                 store.reserve_incident_id(&mut batch, &mut pending_incident)
             };
-            let decision = self.detector.decide(&post, &understanding, &self.org, &self.knowledge, now, &mut next_id)?;
+            let decision = self.detector.decide(
+                &post,
+                &understanding,
+                &self.org,
+                &self.knowledge,
+                now,
+                &mut next_id,
+            )?;
             let incident = decision.incident_id();
             match decision {
                 Decision::None => {}

@@ -34,9 +34,11 @@ pub fn reindex(data_dir: &Path) -> anyhow::Result<ReindexReport> {
     let writer = IndexWriterHandle::start(&fresh, store.clone(), &settings)?;
     writer.finish();
     if index_dir.exists() {
-        std::fs::remove_dir_all(&index_dir).with_context(|| format!("removing {}", index_dir.display()))?;
+        std::fs::remove_dir_all(&index_dir)
+            .with_context(|| format!("removing {}", index_dir.display()))?;
     }
-    std::fs::rename(&fresh, &index_dir).with_context(|| format!("moving the new index to {}", index_dir.display()))?;
+    std::fs::rename(&fresh, &index_dir)
+        .with_context(|| format!("moving the new index to {}", index_dir.display()))?;
     Ok(ReindexReport {
         posts: store.post_count() as u64,
         elapsed: started.elapsed(),

@@ -79,7 +79,11 @@ impl Detector {
         now: DateTime<Utc>,
         next_id: &mut dyn FnMut() -> Result<IncidentId, StoreError>,
     ) -> Result<Decision, StoreError> {
-        let Some(group) = understanding.group.as_deref().filter(|_| understanding.incident) else {
+        let Some(group) = understanding
+            .group
+            .as_deref()
+            .filter(|_| understanding.incident)
+        else {
             return Ok(Decision::None);
         };
         let uid = post.key.uid();
@@ -122,11 +126,19 @@ impl Detector {
             if incident.place.is_none() {
                 incident.place.clone_from(&understanding.place);
             }
-            events.push(next_event(&mut incident, now, EventKind::PostAttached { post: uid }));
+            events.push(next_event(
+                &mut incident,
+                now,
+                EventKind::PostAttached { post: uid },
+            ));
             if !incident.resonant && incident.authors.len() >= RESONANT_AUTHORS {
                 incident.resonant = true;
                 let authors = incident.authors.len();
-                events.push(next_event(&mut incident, now, EventKind::MarkedResonant { authors }));
+                events.push(next_event(
+                    &mut incident,
+                    now,
+                    EventKind::MarkedResonant { authors },
+                ));
             }
             self.active.push(incident.clone());
             return Ok(Decision::Attached(incident, events));
@@ -138,11 +150,12 @@ impl Detector {
             understanding.topic.as_deref(),
             understanding.territory.as_deref(),
         );
-        let status = if owner.is_none() || understanding.score < self.settings.moderation_below_score {
-            IncidentStatus::Moderation
-        } else {
-            IncidentStatus::Routed
-        };
+        let status =
+            if owner.is_none() || understanding.score < self.settings.moderation_below_score {
+                IncidentStatus::Moderation
+            } else {
+                IncidentStatus::Routed
+            };
         let mut incident = Incident {
             id: next_id()?,
             status,
@@ -162,7 +175,15 @@ impl Detector {
             fingerprint: understanding.fingerprint.clone(),
             events: 0,
         };
-        let event = next_event(&mut incident, now, EventKind::Created { post: uid, status, owner });
+        let event = next_event(
+            &mut incident,
+            now,
+            EventKind::Created {
+                post: uid,
+                status,
+                owner,
+            },
+        );
         self.active.push(incident.clone());
         self.expire(post.published);
         Ok(Decision::Opened(incident, event))

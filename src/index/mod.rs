@@ -9,7 +9,7 @@ mod schema;
 mod search;
 mod writer;
 
-pub use schema::{Fields, document_for, open_or_create, register_analyzers, RU_ANALYZER};
+pub use schema::{Fields, RU_ANALYZER, document_for, open_or_create, register_analyzers};
 pub use search::{Hit, SearchError, SearchRequest, SearchResults, Searcher, SortOrder};
 pub use writer::{CommitPayload, IndexSender, IndexWriterHandle, WriterError};
 

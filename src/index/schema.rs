@@ -3,10 +3,13 @@
 use crate::store::StoredPost;
 use std::path::Path;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, StopWordFilter, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
+};
 use tantivy::{DateTime, Index, TantivyDocument};
 
 /// Name of the analyzer for Russian text: lowercasing, stop words, Snowball stemming (which
@@ -45,7 +48,13 @@ fn build_schema() -> Schema {
     );
     let keyword = STRING | STORED;
     b.add_text_field("uid", keyword.clone());
-    b.add_u64_field("seq", NumericOptions::default().set_indexed().set_stored().set_fast());
+    b.add_u64_field(
+        "seq",
+        NumericOptions::default()
+            .set_indexed()
+            .set_stored()
+            .set_fast(),
+    );
     b.add_text_field("platform", keyword.clone());
     b.add_text_field("source", keyword.clone());
     b.add_text_field("community", ru_text.clone());
@@ -60,7 +69,10 @@ fn build_schema() -> Schema {
     );
     b.add_text_field("title", ru_text.clone());
     b.add_text_field("text", ru_text);
-    b.add_u64_field("incident", NumericOptions::default().set_indexed().set_stored());
+    b.add_u64_field(
+        "incident",
+        NumericOptions::default().set_indexed().set_stored(),
+    );
     b.add_text_field("is_incident", keyword.clone());
     b.add_text_field("group", keyword.clone());
     b.add_text_field("topic", STORED);
@@ -73,7 +85,11 @@ fn build_schema() -> Schema {
 
 impl Fields {
     pub fn of(schema: &Schema) -> Fields {
-        let f = |name: &str| schema.get_field(name).expect("the index schema has every field");
+        let f = |name: &str| {
+            schema
+                .get_field(name)
+                .expect("the index schema has every field")
+        };
         Fields {
             uid: f("uid"),
             seq: f("seq"),
@@ -99,11 +115,11 @@ impl Fields {
 /// The analyzer for Russian text. Registered on every opened index: tantivy does not persist
 /// tokenizers, only their names.
 pub fn ru_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer)
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(StopWordFilter::new(Language::Russian).expect("tantivy ships Russian stop words"))
-        .filter(Stemmer::new(Language::Russian))
+        .filter(RuStemmer)
         .build()
 }
 
@@ -136,7 +152,10 @@ pub fn document_for(fields: &Fields, stored: &StoredPost) -> TantivyDocument {
     if let Some(url) = &post.url {
         doc.add_text(fields.url, url);
     }
-    doc.add_date(fields.published, DateTime::from_timestamp_secs(post.published.timestamp()));
+    doc.add_date(
+        fields.published,
+        DateTime::from_timestamp_secs(post.published.timestamp()),
+    );
     if let Some(title) = &post.title {
         doc.add_text(fields.title, title);
     }
@@ -162,6 +181,132 @@ pub fn document_for(fields: &Fields, stored: &StoredPost) -> TantivyDocument {
     doc
 }
 
+/// Splits text into words like tantivy's `SimpleTokenizer`, except that a hyphen between two
+/// letters or digits keeps the word whole. Place names are hyphenated (Гаврилов-Ям,
+/// Заячий-Холм, Ильинское-Урусово); split, «Гаврилов-Ям» would answer every search for «яма».
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WordTokenizer;
+
+pub struct WordStream<'a> {
+    text: &'a str,
+    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
+    token: Token,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream<'a> {
+        WordStream {
+            text,
+            chars: text.char_indices().peekable(),
+            token: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for WordStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.token.text.clear();
+        self.token.position = self.token.position.wrapping_add(1);
+        let start = loop {
+            match self.chars.next() {
+                Some((at, c)) if c.is_alphanumeric() => break at,
+                Some(_) => continue,
+                None => return false,
+            }
+        };
+        let mut end = self.text.len();
+        while let Some(&(at, c)) = self.chars.peek() {
+            if c.is_alphanumeric() {
+                self.chars.next();
+                continue;
+            }
+            if c == '-' {
+                let rest = &self.text[at + 1..];
+                if rest.chars().next().is_some_and(char::is_alphanumeric) {
+                    self.chars.next();
+                    continue;
+                }
+            }
+            end = at;
+            break;
+        }
+        self.token.offset_from = start;
+        self.token.offset_to = end;
+        self.token.text.push_str(&self.text[start..end]);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
+/// Russian Snowball stemming, part by part for hyphenated words: stemmed whole, «гаврилов-ям»
+/// loses «ям» as if it were a plural ending, while «гаврилов-яме» keeps it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RuStemmer;
+
+impl TokenFilter for RuStemmer {
+    type Tokenizer<T: Tokenizer> = RuStemmerFilter<T>;
+
+    fn transform<T: Tokenizer>(self, inner: T) -> RuStemmerFilter<T> {
+        RuStemmerFilter(inner)
+    }
+}
+
+#[derive(Clone)]
+pub struct RuStemmerFilter<T>(T);
+
+impl<T: Tokenizer> Tokenizer for RuStemmerFilter<T> {
+    type TokenStream<'a> = RuStemmerStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        RuStemmerStream {
+            tail: self.0.token_stream(text),
+            stemmer: frostem::Stemmer::new(frostem::Algorithm::Russian),
+            buffer: String::new(),
+        }
+    }
+}
+
+pub struct RuStemmerStream<T> {
+    tail: T,
+    stemmer: frostem::Stemmer,
+    buffer: String,
+}
+
+impl<T: TokenStream> TokenStream for RuStemmerStream<T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        self.buffer.clear();
+        for (i, part) in token.text.split('-').enumerate() {
+            if i > 0 {
+                self.buffer.push('-');
+            }
+            self.buffer.push_str(&self.stemmer.stem(part));
+        }
+        std::mem::swap(&mut token.text, &mut self.buffer);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +325,14 @@ mod tests {
     fn inflected_forms_share_a_stem() {
         let stems = tokens("ямы яма ямой ямами");
         assert!(stems.iter().all(|s| s == &stems[0]), "{stems:?}");
+    }
+
+    #[test]
+    fn hyphenated_place_names_stay_whole_and_do_not_answer_for_yama() {
+        assert_eq!(tokens("в Гаврилов-Яме"), tokens("Гаврилов-Ям"));
+        assert!(!tokens("Гаврилов-Ям").contains(&tokens("яма")[0]));
+        assert_eq!(tokens("яма - беда").len(), 2);
+        assert_eq!(tokens("-край-").len(), 1);
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub enum SearchError {
 }
 
 /// How to order hits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
     /// Most recently published first.
@@ -103,14 +105,21 @@ impl Searcher {
         }
         let index = Index::open_in_dir(dir)?;
         register_analyzers(&index);
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         Ok(Searcher::from_reader(index, reader))
     }
 
     /// Search through a reader the caller keeps fresh (the daemon's, reloaded after commits).
     pub fn from_reader(index: Index, reader: IndexReader) -> Searcher {
         let fields = Fields::of(&index.schema());
-        Searcher { index, reader, fields }
+        Searcher {
+            index,
+            reader,
+            fields,
+        }
     }
 
     /// Pick up commits made since opening.
@@ -125,16 +134,29 @@ impl Searcher {
         let text_query: Box<dyn Query> = if request.query.trim().is_empty() {
             Box::new(AllQuery)
         } else {
-            parser
-                .parse_query(&request.query)
-                .map_err(|e| SearchError::Query(e.to_string()))?
+            let parsed = match parser.parse_query(&request.query) {
+                // `NOT x` alone: everything but x.
+                Err(tantivy::query::QueryParserError::AllButQueryForbidden) => {
+                    parser.parse_query(&format!("* AND ({})", request.query))
+                }
+                other => other,
+            }
+            .map_err(|e| SearchError::Query(e.to_string()))?;
+            lift_negations(parsed)
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
         let term = |field, value: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
         };
         if let Some(source) = &request.source {
-            let field = if crate::model::Platform::parse(source).is_some() { f.platform } else { f.source };
+            let field = if crate::model::Platform::parse(source).is_some() {
+                f.platform
+            } else {
+                f.source
+            };
             clauses.push((Occur::Must, term(field, source)));
         }
         if let Some(territory) = &request.territory {
@@ -149,14 +171,24 @@ impl Searcher {
         if request.since.is_some() || request.until.is_some() {
             let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
                 Some(t) => {
-                    let term = Term::from_field_date(f.published, tantivy::DateTime::from_timestamp_secs(t.timestamp()));
-                    if inclusive { Bound::Included(term) } else { Bound::Excluded(term) }
+                    let term = Term::from_field_date(
+                        f.published,
+                        tantivy::DateTime::from_timestamp_secs(t.timestamp()),
+                    );
+                    if inclusive {
+                        Bound::Included(term)
+                    } else {
+                        Bound::Excluded(term)
+                    }
                 }
                 None => Bound::Unbounded,
             };
             clauses.push((
                 Occur::Must,
-                Box::new(RangeQuery::new(bound(request.since, true), bound(request.until, false))),
+                Box::new(RangeQuery::new(
+                    bound(request.since, true),
+                    bound(request.until, false),
+                )),
             ));
         }
         let query = BooleanQuery::new(clauses);
@@ -164,11 +196,14 @@ impl Searcher {
         let searcher = self.reader.searcher();
         let limit = request.limit.max(1);
         let addresses: Vec<(f32, DocAddress)> = match request.sort {
-            SortOrder::Best => searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?,
+            SortOrder::Best => {
+                searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?
+            }
             SortOrder::Newest => searcher
                 .search(
                     &query,
-                    &TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
+                    &TopDocs::with_limit(limit)
+                        .order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
                 )?
                 .into_iter()
                 .map(|(_, address)| (0.0, address))
@@ -188,16 +223,28 @@ impl Searcher {
 
     fn hit(&self, doc: &TantivyDocument, score: f32, snippets: &SnippetGenerator) -> Hit {
         let f = self.fields;
-        let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
+        let text_of = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let uid = text_of(f.uid).unwrap_or_default();
-        let (platform, id) = uid.split_once(':').map_or((String::new(), uid.clone()), |(p, i)| (p.to_string(), i.to_string()));
+        let (platform, id) = uid
+            .split_once(':')
+            .map_or((String::new(), uid.clone()), |(p, i)| {
+                (p.to_string(), i.to_string())
+            });
         let text = text_of(f.text).unwrap_or_default();
         let snippet = snippets.snippet(&text);
         let (snippet_html, snippet_text, highlights) = if snippet.fragment().is_empty() {
             let head: String = text.chars().take(SNIPPET_CHARS).collect();
             (html_escape(&head), head, Vec::new())
         } else {
-            (snippet.to_html(), snippet.fragment().to_string(), snippet.highlighted().to_vec())
+            (
+                snippet.to_html(),
+                snippet.fragment().to_string(),
+                snippet.highlighted().to_vec(),
+            )
         };
         let published = doc
             .get_first(f.published)
@@ -225,6 +272,32 @@ impl Searcher {
             score,
         }
     }
+}
+
+/// tantivy parses `a AND NOT b` as `+a +(-b)`, and a clause made only of negations matches
+/// nothing, so the whole query would find nothing. Lift such negations into the enclosing
+/// query (`+a -b`), and give a query of negations alone something to subtract from.
+fn lift_negations(query: Box<dyn Query>) -> Box<dyn Query> {
+    let Some(boolean) = query.downcast_ref::<BooleanQuery>() else {
+        return query;
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (occur, sub) in boolean.clauses() {
+        let sub = lift_negations(sub.box_clone());
+        let only_negations = sub.downcast_ref::<BooleanQuery>().is_some_and(|b| {
+            !b.clauses().is_empty() && b.clauses().iter().all(|(o, _)| *o == Occur::MustNot)
+        });
+        if *occur == Occur::Must && only_negations {
+            let inner = sub.downcast_ref::<BooleanQuery>().expect("checked above");
+            clauses.extend(inner.clauses().iter().map(|(o, q)| (*o, q.box_clone())));
+        } else {
+            clauses.push((*occur, sub));
+        }
+    }
+    if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Box::new(BooleanQuery::new(clauses))
 }
 
 fn html_escape(s: &str) -> String {

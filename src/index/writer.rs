@@ -39,7 +39,10 @@ impl CommitPayload {
 #[derive(Debug, thiserror::Error)]
 pub enum WriterError {
     #[error("search index at {path}: {source}")]
-    Index { path: PathBuf, source: tantivy::TantivyError },
+    Index {
+        path: PathBuf,
+        source: tantivy::TantivyError,
+    },
     #[error("search index: reading the store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("search index writer thread stopped")]
@@ -68,7 +71,11 @@ const CHANNEL_CAPACITY: usize = 64;
 impl IndexWriterHandle {
     /// Open the index in `dir`, index the store's tail that the last commit does not cover,
     /// and start the writer thread.
-    pub fn start(dir: &Path, store: Store, settings: &IndexSettings) -> Result<IndexWriterHandle, WriterError> {
+    pub fn start(
+        dir: &Path,
+        store: Store,
+        settings: &IndexSettings,
+    ) -> Result<IndexWriterHandle, WriterError> {
         let err = |source| WriterError::Index {
             path: dir.to_path_buf(),
             source,
@@ -76,7 +83,10 @@ impl IndexWriterHandle {
         let index = open_or_create(dir).map_err(err)?;
         let payload = CommitPayload::of(&index).map_err(err)?;
         let writer: IndexWriter = index
-            .writer_with_num_threads(settings.writer_threads, settings.writer_memory_mb * 1024 * 1024)
+            .writer_with_num_threads(
+                settings.writer_threads,
+                settings.writer_memory_mb * 1024 * 1024,
+            )
             .map_err(err)?;
         let reader = index
             .reader_builder()
@@ -159,7 +169,9 @@ pub struct IndexSender(SyncSender<Message>);
 
 impl IndexSender {
     pub fn send(&self, posts: Vec<StoredPost>) -> Result<(), WriterError> {
-        self.0.send(Message::Add(posts)).map_err(|_| WriterError::Stopped)
+        self.0
+            .send(Message::Add(posts))
+            .map_err(|_| WriterError::Stopped)
     }
 }
 
@@ -232,7 +244,12 @@ impl Worker {
         }
         self.add(&chunk);
         self.commit();
-        tracing::info!(from, to = tail_end, elapsed_ms = started.elapsed().as_millis() as u64, "indexed the store's tail");
+        tracing::info!(
+            from,
+            to = tail_end,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "indexed the store's tail"
+        );
         Ok(())
     }
 
@@ -255,7 +272,8 @@ impl Worker {
         if self.indexed == self.committed.load(Ordering::Acquire) && self.pending == 0 {
             return;
         }
-        let payload = serde_json::to_string(&CommitPayload { seq: self.indexed }).expect("payload serializes");
+        let payload = serde_json::to_string(&CommitPayload { seq: self.indexed })
+            .expect("payload serializes");
         let started = Instant::now();
         let mut prepared = match self.writer.prepare_commit() {
             Ok(prepared) => prepared,
@@ -272,7 +290,12 @@ impl Worker {
         if let Err(error) = self.reader.reload() {
             tracing::warn!(%error, "reloading the index reader failed");
         }
-        tracing::debug!(docs = self.pending, seq = self.indexed, elapsed_ms = started.elapsed().as_millis() as u64, "index committed");
+        tracing::debug!(
+            docs = self.pending,
+            seq = self.indexed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "index committed"
+        );
         self.pending = 0;
         self.committed.store(self.indexed, Ordering::Release);
     }

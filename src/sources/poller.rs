@@ -55,7 +55,8 @@ impl Poller {
                 }
                 Outcome::Unchanged => {
                     // Quiet sources are polled less often, up to the maximum.
-                    interval = (interval.mul_f64(1.5)).min(Duration::from_secs(self.settings.max_interval_secs));
+                    interval = (interval.mul_f64(1.5))
+                        .min(Duration::from_secs(self.settings.max_interval_secs));
                     jitter(interval, 0.1)
                 }
                 Outcome::Failed(retry_after) => {
@@ -102,7 +103,10 @@ impl Poller {
                 self.announce(health);
                 return Outcome::Disabled;
             }
-            Err(SourceError::RetryAfter { message, retry_after }) => {
+            Err(SourceError::RetryAfter {
+                message,
+                retry_after,
+            }) => {
                 tracing::warn!(source = %name, error = %message, retry_after_secs = retry_after.as_secs(), "source asks to wait");
                 return self.failed(health, message, Some(retry_after));
             }
@@ -111,7 +115,11 @@ impl Poller {
                 return self.failed(health, message, None);
             }
         };
-        let Batch { posts, cursor, changed } = batch;
+        let Batch {
+            posts,
+            cursor,
+            changed,
+        } = batch;
         let count = posts.len();
         if count > 0 {
             let (done, durable) = oneshot::channel();
@@ -130,7 +138,9 @@ impl Poller {
                         tracing::info!(source = %name, stored = report.stored, duplicates = report.duplicates, "posts stored");
                     }
                 }
-                Ok(Err(error)) => return self.failed(health, format!("запись в хранилище: {error}"), None),
+                Ok(Err(error)) => {
+                    return self.failed(health, format!("запись в хранилище: {error}"), None);
+                }
                 Err(_) => return Outcome::Stopped,
             }
         }
@@ -138,11 +148,16 @@ impl Poller {
         if let Some(cursor) = cursor {
             let store = self.store.clone();
             let source = name.clone();
-            let saved = tokio::task::spawn_blocking(move || store.save_cursor(&source, &cursor)).await;
+            let saved =
+                tokio::task::spawn_blocking(move || store.save_cursor(&source, &cursor)).await;
             match saved {
                 Ok(Ok(())) => {}
-                Ok(Err(error)) => return self.failed(health, format!("сохранение курсора: {error}"), None),
-                Err(error) => return self.failed(health, format!("сохранение курсора: {error}"), None),
+                Ok(Err(error)) => {
+                    return self.failed(health, format!("сохранение курсора: {error}"), None);
+                }
+                Err(error) => {
+                    return self.failed(health, format!("сохранение курсора: {error}"), None);
+                }
             }
         }
         let was = health.state;
@@ -153,10 +168,19 @@ impl Poller {
             tracing::info!(source = %name, "source recovered");
             self.announce(health);
         }
-        if changed || count > 0 { Outcome::Changed } else { Outcome::Unchanged }
+        if changed || count > 0 {
+            Outcome::Changed
+        } else {
+            Outcome::Unchanged
+        }
     }
 
-    fn failed(&self, health: &mut SourceHealth, error: String, retry_after: Option<Duration>) -> Outcome {
+    fn failed(
+        &self,
+        health: &mut SourceHealth,
+        error: String,
+        retry_after: Option<Duration>,
+    ) -> Outcome {
         health.consecutive_failures += 1;
         health.last_error = Some(error);
         health.last_error_at = Some(Utc::now());

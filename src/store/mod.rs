@@ -25,14 +25,19 @@ use std::path::{Path, PathBuf};
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the data directory {path} is in use by another otklik process (stop the daemon first, or use a command that works while it runs)")]
+    #[error(
+        "the data directory {path} is in use by another otklik process (stop the daemon first, or use a command that works while it runs)"
+    )]
     Locked { path: PathBuf },
     #[error("store at {path}: {source}")]
     Open { path: PathBuf, source: sled::Error },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     #[error("store record {key}: {source}")]
-    Corrupt { key: String, source: serde_json::Error },
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -62,13 +67,18 @@ pub struct WriteBatch {
 
 impl WriteBatch {
     pub fn put_post(&mut self, post: &StoredPost) {
-        self.batch.insert(key(POST, &post.seq.to_be_bytes()), to_json(post));
-        self.batch.insert(key(UID, post.post.key.uid().as_bytes()), &post.seq.to_be_bytes());
+        self.batch
+            .insert(key(POST, &post.seq.to_be_bytes()), to_json(post));
+        self.batch.insert(
+            key(UID, post.post.key.uid().as_bytes()),
+            &post.seq.to_be_bytes(),
+        );
         self.len += 1;
     }
 
     pub fn put_incident(&mut self, incident: &Incident) {
-        self.batch.insert(key(INCIDENT, &incident.id.to_be_bytes()), to_json(incident));
+        self.batch
+            .insert(key(INCIDENT, &incident.id.to_be_bytes()), to_json(incident));
         self.len += 1;
     }
 
@@ -103,8 +113,11 @@ impl Store {
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
-                    StoreError::Locked { path: dir.to_path_buf() }
+                // sled reports a held lock as an I/O error wrapping the OS's EWOULDBLOCK.
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked {
+                        path: dir.to_path_buf(),
+                    }
                 }
                 e => StoreError::Open {
                     path: dir.to_path_buf(),
@@ -129,11 +142,16 @@ impl Store {
 
     /// The sequence number of a stored post, if it is stored.
     pub fn post_seq(&self, key: &PostKey) -> Result<Option<u64>> {
-        Ok(self.data.get(self::key(UID, key.uid().as_bytes()))?.map(|v| be_u64(&v)))
+        Ok(self
+            .data
+            .get(self::key(UID, key.uid().as_bytes()))?
+            .map(|v| be_u64(&v)))
     }
 
     pub fn contains_post(&self, key: &PostKey) -> Result<bool> {
-        Ok(self.data.contains_key(self::key(UID, key.uid().as_bytes()))?)
+        Ok(self
+            .data
+            .contains_key(self::key(UID, key.uid().as_bytes()))?)
     }
 
     pub fn post(&self, seq: u64) -> Result<Option<StoredPost>> {
@@ -171,7 +189,12 @@ impl Store {
 
     /// Sequence numbers are handed out by the single pipeline thread: `reserve_seqs` returns
     /// the first of `n` fresh numbers and records the new high-water mark in `batch`.
-    pub fn reserve_seqs(&self, batch: &mut WriteBatch, n: u64, pending: &mut Option<u64>) -> Result<u64> {
+    pub fn reserve_seqs(
+        &self,
+        batch: &mut WriteBatch,
+        n: u64,
+        pending: &mut Option<u64>,
+    ) -> Result<u64> {
         let next = match pending {
             Some(next) => *next,
             None => self.counter(NEXT_SEQ)?.max(1),
@@ -182,7 +205,11 @@ impl Store {
     }
 
     /// Like [`Store::reserve_seqs`], for incident ids.
-    pub fn reserve_incident_id(&self, batch: &mut WriteBatch, pending: &mut Option<u64>) -> Result<IncidentId> {
+    pub fn reserve_incident_id(
+        &self,
+        batch: &mut WriteBatch,
+        pending: &mut Option<u64>,
+    ) -> Result<IncidentId> {
         let next = match pending {
             Some(next) => *next,
             None => self.counter(NEXT_INCIDENT)?.max(1),
@@ -227,7 +254,8 @@ impl Store {
 
     /// Persist a source's cursor durably. Call only after the posts it covers are committed.
     pub fn save_cursor(&self, source: &str, cursor: &serde_json::Value) -> Result<()> {
-        self.data.insert(key(CURSOR, source.as_bytes()), to_json(cursor))?;
+        self.data
+            .insert(key(CURSOR, source.as_bytes()), to_json(cursor))?;
         self.flush()
     }
 
@@ -250,7 +278,8 @@ impl Store {
     /// Health is advisory: written without a flush of its own (the next flush or the
     /// background one carries it).
     pub fn save_health(&self, health: &SourceHealth) -> Result<()> {
-        self.data.insert(key(HEALTH, health.source.as_bytes()), to_json(health))?;
+        self.data
+            .insert(key(HEALTH, health.source.as_bytes()), to_json(health))?;
         Ok(())
     }
 }
