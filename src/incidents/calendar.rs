@@ -197,10 +197,39 @@ impl ProductionCalendar {
             })
     }
 
+    /// Totals of a loaded year, as the official calendar publishes them.
+    pub fn summary(&self, year: i32) -> Result<YearSummary, ClockError> {
+        Ok(summarize(year, self.year(year)?))
+    }
+
     /// What the calendar says about `date`; an error if its year is not loaded.
     pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, ClockError> {
         let days = self.year(date.year())?;
         Ok(classify(days, date))
+    }
+}
+
+/// Totals of one year of the production calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct YearSummary {
+    /// Working days, short days included.
+    pub working_days: u32,
+    /// Shortened pre-holiday days.
+    pub short_days: u32,
+    /// The norm of working hours on a 40-hour week: 8 hours a working day, one hour less on a
+    /// short day (Labour Code art. 91, 95). It does not depend on the office's own hours.
+    pub hours_40h: u32,
+}
+
+fn summarize(year: i32, days: &YearDays) -> YearSummary {
+    let working_days = year_dates(year)
+        .filter(|d| classify(days, *d) != DayKind::NonWorking)
+        .count() as u32;
+    let short_days = days.short_days.len() as u32;
+    YearSummary {
+        working_days,
+        short_days,
+        hours_40h: 8 * working_days - short_days,
     }
 }
 
@@ -314,9 +343,11 @@ fn parse_year(
             format!("{d} is not a working day, so it cannot be shortened"),
         ));
     }
-    let working_days = year_dates(year)
-        .filter(|d| classify(&days, *d) != DayKind::NonWorking)
-        .count() as u32;
+    let YearSummary {
+        working_days,
+        short_days,
+        hours_40h,
+    } = summarize(year, &days);
     if let Some(expected) = raw.working_days
         && expected != working_days
     {
@@ -326,9 +357,6 @@ fn parse_year(
             format!("the file says {expected} but its holidays and transfers give {working_days}"),
         ));
     }
-    // The official norm on a 40-hour week: 8 hours a working day, one hour less on a short day
-    // (Labour Code art. 91, 95). It does not depend on the office's own weekly hours.
-    let hours_40h = 8 * working_days - days.short_days.len() as u32;
     if let Some(expected) = raw.working_hours_40h
         && expected != hours_40h
     {
@@ -337,8 +365,7 @@ fn parse_year(
             "working_hours_40h",
             format!(
                 "the file says {expected} but {working_days} working days of 8 hours less one \
-                 hour for each of {} short days give {hours_40h}",
-                days.short_days.len()
+                 hour for each of {short_days} short days give {hours_40h}"
             ),
         ));
     }

@@ -21,7 +21,7 @@
 //! A date whose year has no production calendar is an error ([`ClockError::MissingYear`]).
 
 use super::calendar::WorkCalendar;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -163,6 +163,11 @@ impl WorkCalendar {
         let last = self.local_date(to);
         let mut date = self.local_date(from);
         while date <= last {
+            // A date that starts at or after `to` adds nothing; skipping it also spares needing
+            // next year's calendar when `to` is midnight of 1 January.
+            if self.to_utc(date.and_time(NaiveTime::MIN)) >= to {
+                break;
+            }
             for (start, end) in self.periods(date)? {
                 let (start, end) = (start.max(from), end.min(to));
                 if start < end {
