@@ -140,3 +140,30 @@ fn settings_sections_read_from_toml() {
 
     assert!(toml::from_str::<Sections>("[worktime]\nsaturdy = \"\"\n").is_err());
 }
+
+#[test]
+fn calendar_for_another_time_zone_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "calendar-2026.toml", FILE_2026);
+    let hours = WorktimeSettings {
+        timezone: "Asia/Yekaterinburg".into(),
+        ..WorktimeSettings::default()
+    }
+    .validate(Path::new("otklik.toml"))
+    .unwrap();
+    let err = WorkCalendar::load_dir(tmp.path(), hours).unwrap_err();
+    assert_eq!(err.file, tmp.path().join("calendar-2026.toml"));
+    assert_eq!(err.key, "timezone");
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "calendar-2026.toml",
+        "year = 2026\nholidays = [\"2026-13-01\"]\n",
+    );
+    let err = ProductionCalendar::load_files(std::slice::from_ref(&file)).unwrap_err();
+    assert_eq!(err.key, "line 2", "{err}");
+}

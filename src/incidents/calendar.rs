@@ -57,6 +57,10 @@ struct CalendarFile {
 /// The validated contents of one year's file.
 #[derive(Clone, Debug, Default)]
 struct YearDays {
+    /// The file it was read from.
+    file: PathBuf,
+    /// The file's `timezone`, if it names one.
+    timezone: Option<Tz>,
     holidays: BTreeSet<NaiveDate>,
     extra_workdays: BTreeSet<NaiveDate>,
     short_days: BTreeSet<NaiveDate>,
@@ -271,7 +275,7 @@ fn parse_year(
     let raw: CalendarFile = toml::from_str(text).map_err(|e| {
         let key = e
             .span()
-            .map(|s| format!("byte {}", s.start))
+            .map(|s| format!("line {}", text[..s.start].matches('\n').count() + 1))
             .unwrap_or_default();
         ConfigError::new(file, key, e.message().to_string())
     })?;
@@ -285,15 +289,16 @@ fn parse_year(
             format!("the file name says {name_year} but the file says {year}"),
         ));
     }
-    if let Some(tz) = &raw.timezone {
-        tz.parse::<Tz>().map_err(|_| {
+    let timezone = match &raw.timezone {
+        Some(tz) => Some(tz.parse::<Tz>().map_err(|_| {
             ConfigError::new(
                 file,
                 "timezone",
                 format!("`{tz}` is not an IANA time zone name such as Europe/Moscow"),
             )
-        })?;
-    }
+        })?),
+        None => None,
+    };
     let in_year = |key: &str, list: &[NaiveDate]| -> Result<BTreeSet<NaiveDate>, ConfigError> {
         let mut set = BTreeSet::new();
         for &d in list {
@@ -307,6 +312,8 @@ fn parse_year(
         Ok(set)
     };
     let days = YearDays {
+        file: file.to_path_buf(),
+        timezone,
         holidays: in_year("holidays", &raw.holidays)?,
         extra_workdays: in_year("extra_workdays", &raw.extra_workdays)?,
         short_days: in_year("short_days", &raw.short_days)?,
@@ -385,7 +392,8 @@ fn year_dates(year: i32) -> impl Iterator<Item = NaiveDate> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorktimeSettings {
-    /// IANA time zone in which the hours and the calendar dates are read.
+    /// IANA time zone in which the hours and the calendar dates are read; a calendar file that
+    /// names another zone is refused.
     pub timezone: String,
     /// Office hours on Monday, `"HH:MM-HH:MM"`, lunch included; `""` if closed.
     pub monday: String,
@@ -584,15 +592,36 @@ impl WorkCalendar {
 
     /// Every `calendar-*.toml` of `dir` with the given office hours.
     pub fn load_dir(dir: &Path, hours: WorkHours) -> Result<WorkCalendar, ConfigError> {
-        Ok(WorkCalendar::new(ProductionCalendar::load_dir(dir)?, hours))
+        WorkCalendar::checked(ProductionCalendar::load_dir(dir)?, hours)
     }
 
     /// The given calendar files with the given office hours.
     pub fn load_files(files: &[PathBuf], hours: WorkHours) -> Result<WorkCalendar, ConfigError> {
-        Ok(WorkCalendar::new(
-            ProductionCalendar::load_files(files)?,
-            hours,
-        ))
+        WorkCalendar::checked(ProductionCalendar::load_files(files)?, hours)
+    }
+
+    /// Joins the two, refusing a calendar file written for another time zone than the office's:
+    /// its dates would then be read in the wrong zone.
+    pub fn checked(
+        production: ProductionCalendar,
+        hours: WorkHours,
+    ) -> Result<WorkCalendar, ConfigError> {
+        for (year, days) in &production.years {
+            if let Some(tz) = days.timezone
+                && tz != hours.tz
+            {
+                return Err(ConfigError::new(
+                    &days.file,
+                    "timezone",
+                    format!(
+                        "the calendar for {year} is for {} but [worktime] timezone is {}",
+                        tz.name(),
+                        hours.tz.name()
+                    ),
+                ));
+            }
+        }
+        Ok(WorkCalendar::new(production, hours))
     }
 
     pub fn production(&self) -> &ProductionCalendar {
