@@ -141,6 +141,8 @@ pub struct Settings {
     pub http: HttpSettings,
     pub poll: PollSettings,
     pub incidents: IncidentSettings,
+    pub worktime: crate::incidents::calendar::WorktimeSettings,
+    pub deadlines: crate::incidents::deadlines::DeadlineSettings,
     pub sources: SourcesSettings,
 }
 
@@ -193,6 +195,8 @@ pub struct FileSettings {
     pub gazetteer: PathBuf,
     /// Streets and landmarks of the district's town.
     pub streets: PathBuf,
+    /// Directory of production calendars, one `calendar-YYYY.toml` per year.
+    pub calendar_dir: PathBuf,
 }
 
 impl Default for FileSettings {
@@ -203,6 +207,7 @@ impl Default for FileSettings {
             lexicon: "lexicon.toml".into(),
             gazetteer: "gazetteer.tsv".into(),
             streets: "streets.tsv".into(),
+            calendar_dir: ".".into(),
         }
     }
 }
@@ -279,6 +284,8 @@ pub struct Loaded {
     pub settings: Settings,
     pub org: crate::org::Org,
     pub knowledge: crate::understand::Knowledge,
+    /// Working time: the production calendars with the office hours.
+    pub calendar: std::sync::Arc<crate::incidents::calendar::WorkCalendar>,
     /// `daemon.data_dir`, resolved against the configuration file's directory.
     pub data_dir: PathBuf,
 }
@@ -291,6 +298,7 @@ impl Loaded {
             settings: Settings::default(),
             org: crate::org::Org::embedded(),
             knowledge: crate::understand::Knowledge::embedded(),
+            calendar: std::sync::Arc::new(crate::incidents::calendar::WorkCalendar::embedded()),
             data_dir,
         }
     }
@@ -339,6 +347,28 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         &org.territory_ids(),
     )?;
     org.check_against(&org_path, &knowledge.taxonomy)?;
+    let hours = settings.worktime.validate(path)?;
+    let calendar_dir = file(&settings.files.calendar_dir);
+    let calendar = crate::incidents::calendar::WorkCalendar::load_dir(&calendar_dir, hours)?;
+    // Deadlines are computed for incidents opened now: this year's calendar must be there.
+    let this_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&calendar.timezone()));
+    calendar.production().ensure_year(this_year).map_err(|e| {
+        ConfigError::new(
+            &calendar_dir,
+            format!("calendar-{this_year}.toml"),
+            e.to_string(),
+        )
+    })?;
+    settings.deadlines.validate(path)?;
+    for group in settings.deadlines.group_ids() {
+        if knowledge.taxonomy.group(group).is_none() {
+            return Err(ConfigError::new(
+                path,
+                format!("deadlines.groups.{group}"),
+                "unknown topic group; expected a group_id of the taxonomy",
+            ));
+        }
+    }
     for (i, source) in settings.sources.rss.iter().enumerate() {
         if let Some(t) = &source.territory
             && org.territory(t).is_none()
@@ -360,6 +390,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         settings,
         org,
         knowledge,
+        calendar: std::sync::Arc::new(calendar),
         data_dir,
     })
 }

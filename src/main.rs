@@ -34,11 +34,63 @@ enum Command {
     },
     /// Search the stored posts (tantivy query syntax); works while the daemon runs.
     Search(SearchArgs),
+    /// Print when a deadline falls: a start time plus working or calendar time.
+    Deadline(DeadlineArgs),
     /// Rebuild the search index from the store (stop the daemon first).
     Reindex {
         #[command(flatten)]
         data: DataDirArg,
     },
+}
+
+#[derive(clap::Args)]
+struct DeadlineArgs {
+    /// Start: `2026-11-26 16:30` (Moscow time) or RFC 3339.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    span: DeadlineSpan,
+    /// Take the office hours and calendars from this configuration file.
+    #[arg(long, conflicts_with = "calendar_dir")]
+    config: Option<PathBuf>,
+    /// Directory of `calendar-YYYY.toml` files, with the default office hours.
+    #[arg(long, default_value = "config")]
+    calendar_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct DeadlineSpan {
+    /// Working hours to add.
+    #[arg(long)]
+    working_hours: Option<u32>,
+    /// Working minutes to add.
+    #[arg(long)]
+    working_minutes: Option<u32>,
+    /// Working days to add (due at the close of the Nth working day after the start's date).
+    #[arg(long)]
+    working_days: Option<u32>,
+    /// Calendar hours to add, day or night.
+    #[arg(long)]
+    hours: Option<u32>,
+}
+
+impl DeadlineSpan {
+    fn span(&self) -> otklik::incidents::clock::Span {
+        use otklik::incidents::clock::Span;
+        match (
+            self.working_hours,
+            self.working_minutes,
+            self.working_days,
+            self.hours,
+        ) {
+            (Some(n), ..) => Span::WorkingHours(n),
+            (_, Some(n), ..) => Span::WorkingMinutes(n),
+            (_, _, Some(n), _) => Span::WorkingDays(n),
+            (.., Some(n)) => Span::CalendarHours(n),
+            _ => unreachable!("clap requires exactly one span"),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -169,6 +221,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
+        Command::Deadline(args) => {
+            use otklik::incidents::calendar::{WorkCalendar, WorktimeSettings};
+            let calendar = match &args.config {
+                Some(path) => config::load(path)?.calendar,
+                None => {
+                    let settings = WorktimeSettings::default();
+                    let hours = settings.validate(&args.calendar_dir)?;
+                    std::sync::Arc::new(WorkCalendar::load_dir(&args.calendar_dir, hours)?)
+                }
+            };
+            println!(
+                "{}",
+                otklik::incidents::clock::deadline_report(&args.from, args.span.span(), &calendar)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reindex { data } => {
             init_logging(LogFormat::Text);
             let report = otklik::reindex::reindex(&data.data_dir)?;
