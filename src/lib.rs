@@ -11,6 +11,7 @@
 //!
 //! ARCHITECTURE.md states the invariants these modules keep.
 
+pub mod bench;
 pub mod config;
 pub mod daemon;
 pub mod incidents;
