@@ -1,0 +1,94 @@
+//! Shared helpers for the end-to-end tests: a configuration in a temporary directory that
+//! uses the shipped district data, and the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+/// `otklik.toml` text pointing at the shipped data files, with `extra` appended.
+pub fn config_text(data_dir: &Path, extra: &str) -> String {
+    let c = repo_config();
+    format!(
+        r#"[daemon]
+data_dir = "{data}"
+shutdown_timeout_secs = 5
+
+[files]
+org = "{c}/org.toml"
+taxonomy = "{c}/taxonomy.tsv"
+lexicon = "{c}/lexicon.toml"
+gazetteer = "{c}/gazetteer.tsv"
+streets = "{c}/streets.tsv"
+calendar_dir = "{c}"
+
+[index]
+commit_interval_secs = 1
+
+{extra}
+"#,
+        data = data_dir.display(),
+        c = c.display(),
+    )
+}
+
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("otklik.toml");
+    std::fs::write(&path, config_text(&dir.join("data"), extra)).unwrap();
+    path
+}
+
+pub fn otklik() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otklik"));
+    cmd.env_remove("OTKLIK_CONFIG").env("OTKLIK_LOG", "info");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTKLIK__") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+pub fn run(args: &[&str]) -> Output {
+    otklik().args(args).output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Start `otklik run` with `config`, stderr captured to `log`.
+pub fn spawn_daemon(config: &Path, log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    otklik()
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until `cond` holds, polling; panics with `what` after `limit`.
+pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn send_signal(child: &Child, signal: &str) {
+    let status = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+pub mod feed;
