@@ -414,6 +414,49 @@ async fn a_declared_length_over_the_limit_is_refused_before_reading() {
 }
 
 #[tokio::test]
+async fn a_gzip_bomb_is_refused_at_the_limit_of_the_decompressed_size() {
+    use std::io::Write;
+    // 50 MB of feed that compresses to about 50 KB.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder
+        .write_all(b"<rss version=\"2.0\"><channel><title>x</title>")
+        .unwrap();
+    let filler = vec![b' '; 1024 * 1024];
+    for _ in 0..50 {
+        encoder.write_all(&filler).unwrap();
+    }
+    let compressed = encoder.finish().unwrap();
+    assert!(compressed.len() < 1024 * 1024);
+    let router = Router::new().route(
+        "/feed",
+        get(move || {
+            let compressed = compressed.clone();
+            async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/rss+xml"),
+                        (header::CONTENT_ENCODING, "gzip"),
+                    ],
+                    compressed,
+                )
+            }
+        }),
+    );
+    let url = format!("http://{}/feed", serve(router).await);
+    let limit = 2 * 1024 * 1024;
+    let http = client_with(HttpSettings {
+        max_body_bytes: limit,
+        ..HttpSettings::default()
+    });
+    let mut source = RssSource::new(&feed_config("gzip-bomb", url), http);
+    let message = transient(fetch(&mut source, None).await);
+    assert!(
+        message.contains(&format!("limit of {limit} bytes")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn an_xml_bomb_is_refused_quickly_and_harmlessly() {
     let mut doctype = String::from("<!DOCTYPE rss [<!ENTITY lol \"lol\">");
     for level in 1..=9 {

@@ -455,6 +455,31 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn posts_appear_as_simulated_time_passes() {
+        let data = Dataset::bundled();
+        let total = data.posts.len();
+        let manual = FeedServer::start_manual(data.clone()).await.unwrap();
+        let at_start = manual.released();
+        assert!(at_start < total);
+        manual.release_until(Duration::from_secs(90));
+        let halfway = manual.released();
+        assert!(
+            at_start < halfway && halfway < total,
+            "{at_start} {halfway}"
+        );
+        manual.release_all();
+        assert!(manual.all_released());
+        manual.stop().await;
+
+        // Five hundred simulated seconds per real second: the ~3 minutes pass in 0.36 s.
+        let running = FeedServer::start(data, 500.0).await.unwrap();
+        assert!(!running.all_released());
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(running.all_released());
+        running.stop().await;
+    }
+
     #[test]
     fn village_sites_write_dates_by_hand() {
         let data = Dataset::bundled();

@@ -459,7 +459,8 @@ impl VersionFix {
     fn apply(&self, text: &str) -> String {
         let mut tag = String::from("<rss version=\"2.0\"");
         for (key, value) in &self.attributes {
-            tag.push_str(&format!(" {key}=\"{value}\""));
+            // Values are kept escaped as read; only a `"` from a single-quoted value needs care.
+            tag.push_str(&format!(" {key}=\"{}\"", value.replace('"', "&quot;")));
         }
         tag.push('>');
         format!("{}{tag}{}", &text[..self.tag_start], &text[self.tag_end..])
