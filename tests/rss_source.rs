@@ -249,6 +249,29 @@ async fn a_utf8_bom_wins_over_a_wrong_header() {
     assert_cyrillic_intact(&read_single("bom", url).await);
 }
 
+#[tokio::test]
+async fn a_hand_made_village_feed_is_read_as_well_as_it_can_be() {
+    // No version on <rss>, an item repeated, an item without a date, HTML with entities.
+    let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss><channel><title>Митино онлайн</title>\
+        <item><guid>m1</guid><description>&lt;p&gt;Света нет с ночи,&amp;nbsp;мороз&lt;/p&gt;&lt;p&gt;Когда дадут?&lt;/p&gt;</description>\
+        <pubDate>26.11.2026 09:40</pubDate></item>\
+        <item><guid>m1</guid><description>&lt;p&gt;Света нет с ночи&lt;/p&gt;</description></item>\
+        <item><guid>m2</guid><description>Спасибо энергетикам!</description></item>\
+        </channel></rss>";
+    let url = serve_fixed(StatusCode::OK, "application/xml", xml.as_bytes().to_vec()).await;
+    let mut source = RssSource::new(&feed_config("mitino", url), client());
+    let batch = fetch(&mut source, None).await.unwrap();
+    assert_eq!(batch.posts.len(), 2, "a repeated item is delivered once");
+    let first = &batch.posts[0];
+    assert_eq!(first.key.native_id, "mitino:m1");
+    assert_eq!(first.community, "Митино онлайн");
+    assert_eq!(first.text, "Света нет с ночи, мороз\nКогда дадут?");
+    assert_eq!(first.published.to_rfc3339(), "2026-11-26T06:40:00+00:00");
+    assert_eq!(batch.posts[1].published, batch.posts[1].fetched);
+    let cursor = batch.cursor.unwrap();
+    assert_eq!(cursor["seen"], serde_json::json!(["m1", "m2"]));
+}
+
 // ---------------------------------------------------------------------------------------
 // Broken, hostile and oversized replies
 

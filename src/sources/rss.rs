@@ -119,10 +119,16 @@ impl RssSource {
             parse_feed(&body, content_type.as_deref(), Some(&base_url), tz)
         })
         .await
-        .map_err(|e| SourceError::transient(format!("source {name}: feed parser failed: {e}")))?
+        .map_err(|e| {
+            SourceError::transient(format!(
+                "source {name}: the feed parser failed on {url}: {e}"
+            ))
+        })?
         .map_err(|e| SourceError::transient(format!("source {name}: the feed at {url} {e}")))?;
 
-        let seen: HashSet<&str> = previous.seen.iter().map(String::as_str).collect();
+        // Ids already delivered, by an earlier poll or earlier in this feed (a feed that
+        // repeats an item must not make a batch repeat a post).
+        let mut seen: HashSet<&str> = previous.seen.iter().map(String::as_str).collect();
         let community = self
             .cfg
             .community
@@ -135,14 +141,19 @@ impl RssSource {
             if let Some(published) = item.published {
                 newest = Some(newest.map_or(published, |n| n.max(published)));
             }
-            if seen.contains(item.id.as_str()) {
+            if !seen.insert(item.id.as_str()) {
                 continue;
             }
             posts.push(self.post(item, &community, fetched_at));
         }
 
-        let mut next_seen: Vec<String> = parsed.items.iter().map(|i| i.id.clone()).collect();
-        let current: HashSet<String> = next_seen.iter().cloned().collect();
+        let mut current = HashSet::new();
+        let mut next_seen: Vec<String> = parsed
+            .items
+            .iter()
+            .filter(|i| current.insert(i.id.clone()))
+            .map(|i| i.id.clone())
+            .collect();
         next_seen.extend(
             previous
                 .seen
