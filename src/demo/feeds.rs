@@ -410,7 +410,7 @@ fn render_atom(
             "<entry>\n  <id>tag:{},2026:{}</id>\n  <title>{}</title>\n  <link rel=\"alternate\" href=\"{}\"/>\n  \
              <published>{published}</published>\n  <updated>{published}</updated>\n  \
              <author><name>{}</name></author>\n  <content type=\"html\">{}</content>\n</entry>\n",
-            escape(&spec.name),
+            escape(host_of(&spec.site)),
             escape(&post.id),
             escape(post.title.as_deref().unwrap_or("")),
             escape(&post.link),
@@ -420,6 +420,12 @@ fn render_atom(
     }
     xml.push_str("</feed>\n");
     xml
+}
+
+/// `admin-gy.example` of `https://admin-gy.example/`, the authority of a tag URI.
+fn host_of(site: &str) -> &str {
+    let rest = site.split_once("://").map_or(site, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
 }
 
 /// The first sentence, as news sites put in `<description>` next to the full text.

@@ -715,7 +715,8 @@ fn short_hash(s: &str) -> String {
 /// "26.11.2026 14:05", "2026-11-26 14:05". A date without an offset is read in `tz`.
 pub fn parse_feed_date(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    if s.is_empty() {
+    // No date is written in more than a few dozen characters; a longer string is not one.
+    if s.is_empty() || s.len() > 200 {
         return None;
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
@@ -905,6 +906,9 @@ pub fn html_to_text(html: &str) -> String {
     let has_markup = contains_tag(html);
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
+    // Once no `>` is left, no later `<` can open a tag: remembering it keeps text full of
+    // stray `<` linear instead of quadratic.
+    let mut tags_possible = true;
     while let Some(c) = rest.chars().next() {
         if c == '<' && has_markup {
             if let Some(after) = rest.strip_prefix("<!--") {
@@ -921,7 +925,13 @@ pub fn html_to_text(html: &str) -> String {
                 .chars()
                 .next()
                 .is_some_and(|n| n.is_ascii_alphabetic() || n == '/' || n == '!' || n == '?');
-            if let (true, Some(end)) = (is_tag, rest.find('>')) {
+            let end = if is_tag && tags_possible {
+                rest.find('>')
+            } else {
+                None
+            };
+            tags_possible &= end.is_some() || !is_tag;
+            if let Some(end) = end {
                 let tag = &rest[1..end];
                 let closing = tag.starts_with('/');
                 let name: String = tag
@@ -1101,6 +1111,11 @@ mod tests {
         );
         // Plain text keeps its own line breaks and stray ampersands and angle brackets.
         assert_eq!(html_to_text("A & B < C\nвторая"), "A & B < C\nвторая");
+        // Stray `<` in a large text cost linear time, not quadratic.
+        let stray = "<b ".repeat(400_000);
+        let started = std::time::Instant::now();
+        assert_eq!(html_to_text(&stray).len(), stray.len() - 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
