@@ -205,7 +205,7 @@ impl HttpClient {
             ))
         } else if error.is_timeout() {
             SourceError::Transient(format!(
-                "source {source}: {url} did not answer within {} s",
+                "source {source}: no complete reply from {url} within {} s (http.timeout_secs)",
                 self.timeout.as_secs()
             ))
         } else if error.is_connect() {

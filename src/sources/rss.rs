@@ -107,6 +107,9 @@ impl RssSource {
             }
             Conditional::Modified(fetched) => fetched,
         };
+        if reqwest::Url::parse(url).is_ok_and(|u| u.as_str() != fetched.url) {
+            tracing::info!(source = name, from = url, to = %fetched.url, "feed redirected, consider updating its url");
+        }
         let fetched_at = Utc::now();
         let content_type = fetched.content_type();
         let next_validators = fetched.validators();
