@@ -156,3 +156,393 @@ pub fn resolve_relative(file: &Path, path: &Path) -> PathBuf {
     }
     file.parent().unwrap_or(Path::new(".")).join(path)
 }
+
+/// Everything `otklik.toml` holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub daemon: DaemonSettings,
+    pub files: FileSettings,
+    pub index: IndexSettings,
+    pub http: HttpSettings,
+    pub poll: PollSettings,
+    pub incidents: IncidentSettings,
+    pub worktime: crate::incidents::calendar::WorktimeSettings,
+    pub deadlines: crate::incidents::deadlines::DeadlineSettings,
+    pub sources: SourcesSettings,
+}
+
+/// The daemon process itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonSettings {
+    /// Data directory: the store (`store/`) and the search index (`search/`). A relative path
+    /// is taken from the directory of the configuration file.
+    pub data_dir: PathBuf,
+    /// Log format: `text` for a terminal, `json` for log collectors. Under systemd both go
+    /// to the journal.
+    pub log_format: LogFormat,
+    /// Seconds allowed for a clean stop after SIGTERM before the daemon gives up waiting.
+    pub shutdown_timeout_secs: u64,
+    /// Posts batches waiting between the sources and the pipeline; when full, sources wait.
+    pub queue_capacity: usize,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> DaemonSettings {
+        DaemonSettings {
+            data_dir: PathBuf::from("../index"),
+            log_format: LogFormat::Text,
+            shutdown_timeout_secs: 10,
+            queue_capacity: 64,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The district's data files. Relative paths are taken from the configuration file's directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileSettings {
+    /// Departments, territories and routing rules.
+    pub org: PathBuf,
+    /// The ИМ topic classifier (tab-separated: group_id, group, topic, department).
+    pub taxonomy: PathBuf,
+    /// Stems and phrases per topic.
+    pub lexicon: PathBuf,
+    /// Settlements of the district with their territories.
+    pub gazetteer: PathBuf,
+    /// Streets and landmarks of the district's town.
+    pub streets: PathBuf,
+    /// Directory of production calendars, one `calendar-YYYY.toml` per year.
+    pub calendar_dir: PathBuf,
+}
+
+impl Default for FileSettings {
+    fn default() -> FileSettings {
+        FileSettings {
+            org: "org.toml".into(),
+            taxonomy: "taxonomy.tsv".into(),
+            lexicon: "lexicon.toml".into(),
+            gazetteer: "gazetteer.tsv".into(),
+            streets: "streets.tsv".into(),
+            calendar_dir: ".".into(),
+        }
+    }
+}
+
+/// The full-text index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexSettings {
+    /// Seconds between commits while posts arrive; a commit makes them searchable.
+    pub commit_interval_secs: u64,
+    /// Commit early once this many posts wait uncommitted.
+    pub commit_max_docs: usize,
+    /// Memory for the index writer, megabytes (at least 15 per thread).
+    pub writer_memory_mb: usize,
+    /// Indexing threads; one gives one segment per commit, which suits a district.
+    pub writer_threads: usize,
+}
+
+impl Default for IndexSettings {
+    fn default() -> IndexSettings {
+        IndexSettings {
+            commit_interval_secs: 5,
+            commit_max_docs: 50_000,
+            writer_memory_mb: 64,
+            writer_threads: 1,
+        }
+    }
+}
+
+/// Opening incidents from posts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// Incidents judged with less confidence than this go to moderation instead of straight
+    /// to the responsible department.
+    pub moderation_below_score: f32,
+    /// An open incident stops collecting new posts after this many hours without a mention.
+    pub attach_window_hours: i64,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> IncidentSettings {
+        IncidentSettings {
+            moderation_below_score: 0.6,
+            attach_window_hours: 72,
+        }
+    }
+}
+
+/// The configured sources, one list per platform.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesSettings {
+    pub rss: Vec<RssSourceConfig>,
+}
+
+/// A TOML error as a [`ConfigError`] naming the line and, where toml knows it, the key.
+pub fn toml_error(file: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let key = match error.span() {
+        Some(span) => format!(
+            "line {}",
+            text[..span.start.min(text.len())].lines().count().max(1)
+        ),
+        None => "-".to_string(),
+    };
+    ConfigError::new(file, key, error.message().to_string())
+}
+
+/// The configuration and every data file it names, loaded and checked together.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The configuration file it came from.
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub org: crate::org::Org,
+    pub knowledge: crate::understand::Knowledge,
+    /// Working time: the production calendars with the office hours.
+    pub calendar: std::sync::Arc<crate::incidents::calendar::WorkCalendar>,
+    /// `daemon.data_dir`, resolved against the configuration file's directory.
+    pub data_dir: PathBuf,
+}
+
+impl Loaded {
+    /// The settings and data shipped in `config/`, compiled in: what `otklik demo` runs on.
+    pub fn embedded(data_dir: PathBuf) -> Loaded {
+        Loaded {
+            path: PathBuf::from("config/otklik.toml"),
+            settings: Settings::default(),
+            org: crate::org::Org::embedded(),
+            knowledge: crate::understand::Knowledge::embedded(),
+            calendar: std::sync::Arc::new(crate::incidents::calendar::WorkCalendar::embedded()),
+            data_dir,
+        }
+    }
+}
+
+const ENV_PREFIX: &str = "OTKLIK";
+
+/// Read `path`, apply `OTKLIK__SECTION__KEY` overrides, load every file it names and check
+/// the lot. The daemon and `otklik check-config` call exactly this.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            path,
+            "-",
+            format!("cannot read the configuration file: {e}"),
+        )
+    })?;
+    // Parse the file alone first: toml's errors carry the line, and unknown keys are named.
+    toml::from_str::<Settings>(&text).map_err(|e| toml_error(path, &text, &e))?;
+
+    let layered = ::config::Config::builder()
+        .add_source(::config::File::from_str(&text, ::config::FileFormat::Toml))
+        .add_source(
+            ::config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize::<Settings>())
+        .map_err(|e| ConfigError::new("environment", env_keys().join(", "), e.to_string()))?;
+
+    let settings = layered;
+    validate(path, &settings)?;
+
+    let file = |p: &Path| resolve_relative(path, p);
+    let org_path = file(&settings.files.org);
+    let org = crate::org::Org::load(&org_path)?;
+    let knowledge = crate::understand::Knowledge::load(
+        &crate::understand::KnowledgeFiles {
+            taxonomy: file(&settings.files.taxonomy),
+            lexicon: file(&settings.files.lexicon),
+            gazetteer: file(&settings.files.gazetteer),
+            streets: file(&settings.files.streets),
+        },
+        &org.territory_ids(),
+    )?;
+    org.check_against(&org_path, &knowledge.taxonomy)?;
+    let hours = settings.worktime.validate(path)?;
+    let calendar_dir = file(&settings.files.calendar_dir);
+    let calendar = crate::incidents::calendar::WorkCalendar::load_dir(&calendar_dir, hours)?;
+    // Deadlines are computed for incidents opened now: this year's calendar must be there.
+    let this_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&calendar.timezone()));
+    calendar.production().ensure_year(this_year).map_err(|e| {
+        ConfigError::new(
+            &calendar_dir,
+            format!("calendar-{this_year}.toml"),
+            e.to_string(),
+        )
+    })?;
+    settings.deadlines.validate(path)?;
+    for group in settings.deadlines.group_ids() {
+        if knowledge.taxonomy.group(group).is_none() {
+            return Err(ConfigError::new(
+                path,
+                format!("deadlines.groups.{group}"),
+                "unknown topic group; expected a group_id of the taxonomy",
+            ));
+        }
+    }
+    for (i, source) in settings.sources.rss.iter().enumerate() {
+        if let Some(t) = &source.territory
+            && org.territory(t).is_none()
+            && t != "district"
+        {
+            return Err(ConfigError::new(
+                path,
+                format!("sources.rss[{i}].territory"),
+                format!(
+                    "unknown territory `{t}`; expected `district` or one of: {}",
+                    org.territory_ids().join(", ")
+                ),
+            ));
+        }
+    }
+    let data_dir = resolve_relative(path, &settings.daemon.data_dir);
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        settings,
+        org,
+        knowledge,
+        calendar: std::sync::Arc::new(calendar),
+        data_dir,
+    })
+}
+
+/// The override variables present, for error messages.
+fn env_keys() -> Vec<String> {
+    let prefix = format!("{ENV_PREFIX}__");
+    let mut keys: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
+    keys.sort();
+    if keys.is_empty() {
+        keys.push("-".into());
+    }
+    keys
+}
+
+fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
+    let err = |key: &str, problem: String| Err(ConfigError::new(path, key, problem));
+    if s.daemon.queue_capacity == 0 {
+        return err("daemon.queue_capacity", "expected at least 1".into());
+    }
+    if s.index.commit_interval_secs == 0 {
+        return err(
+            "index.commit_interval_secs",
+            "expected at least 1 second".into(),
+        );
+    }
+    if s.index.writer_threads == 0 || s.index.writer_threads > 8 {
+        return err(
+            "index.writer_threads",
+            format!("expected 1 to 8, found {}", s.index.writer_threads),
+        );
+    }
+    if s.index.writer_memory_mb < 15 * s.index.writer_threads {
+        return err(
+            "index.writer_memory_mb",
+            format!(
+                "expected at least 15 per writer thread ({}), found {}",
+                15 * s.index.writer_threads,
+                s.index.writer_memory_mb
+            ),
+        );
+    }
+    if s.http.max_body_bytes < 1024 {
+        return err("http.max_body_bytes", "expected at least 1024 bytes".into());
+    }
+    if s.http.timeout_secs == 0 {
+        return err("http.timeout_secs", "expected at least 1 second".into());
+    }
+    check_poll(path, "poll", &s.poll)?;
+    let mut names = std::collections::HashSet::new();
+    for (i, src) in s.sources.rss.iter().enumerate() {
+        let key = |k: &str| format!("sources.rss[{i}].{k}");
+        if src.name.trim().is_empty() || src.name.contains(char::is_whitespace) {
+            return err(
+                &key("name"),
+                format!("expected a name without spaces, found `{}`", src.name),
+            );
+        }
+        if !names.insert(src.name.clone()) {
+            return err(
+                &key("name"),
+                format!(
+                    "`{}` is used by another source; names must be unique",
+                    src.name
+                ),
+            );
+        }
+        match reqwest::Url::parse(&src.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            Ok(u) => {
+                return err(
+                    &key("url"),
+                    format!(
+                        "expected an http or https address, found scheme `{}`",
+                        u.scheme()
+                    ),
+                );
+            }
+            Err(e) => {
+                return err(
+                    &key("url"),
+                    format!("expected an http(s) address, found `{}`: {e}", src.url),
+                );
+            }
+        }
+        if let Some(poll) = &src.poll {
+            check_poll(path, &key("poll"), poll)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_poll(path: &Path, key: &str, p: &PollSettings) -> Result<(), ConfigError> {
+    if p.min_interval_secs == 0 {
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.min_interval_secs"),
+            "expected at least 1 second",
+        ));
+    }
+    if p.max_interval_secs < p.min_interval_secs {
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.max_interval_secs"),
+            format!(
+                "expected at least min_interval_secs ({}), found {}",
+                p.min_interval_secs, p.max_interval_secs
+            ),
+        ));
+    }
+    if p.backoff_initial_secs == 0 || p.backoff_max_secs < p.backoff_initial_secs {
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.backoff_max_secs"),
+            "expected backoff_initial_secs ≥ 1 and backoff_max_secs ≥ backoff_initial_secs",
+        ));
+    }
+    if p.failing_after == 0 {
+        return Err(ConfigError::new(
+            path,
+            format!("{key}.failing_after"),
+            "expected at least 1",
+        ));
+    }
+    Ok(())
+}

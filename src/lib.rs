@@ -12,9 +12,16 @@
 //!
 //! ARCHITECTURE.md states the invariants these modules keep.
 
+pub mod bench;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod incidents;
+pub mod index;
 pub mod model;
+pub mod org;
+pub mod pipeline;
+pub mod reindex;
 pub mod sources;
+pub mod store;
 pub mod understand;

@@ -1,1 +1,338 @@
-fn main() {}
+//! The `otklik` command: parse arguments, load configuration, call the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use otklik::config::{self, EXIT_CONFIG, LogFormat};
+use otklik::index::{SearchRequest, Searcher, SortOrder};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "otklik",
+    version,
+    about = "Находит сообщения жителей в открытых источниках и следит, чтобы на каждое был дан ответ в срок"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll the sources, store, understand and index posts, open incidents.
+    Run {
+        /// Configuration file.
+        #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Validate the configuration and every file it names; exit 0 when fine, 78 when not.
+    CheckConfig {
+        #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Search the stored posts (tantivy query syntax); works while the daemon runs.
+    Search(SearchArgs),
+    /// Print when a deadline falls: a start time plus working or calendar time.
+    Deadline(DeadlineArgs),
+    /// Rebuild the search index from the store (stop the daemon first).
+    Reindex {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+#[derive(clap::Args)]
+struct DeadlineArgs {
+    /// Start: `2026-11-26 16:30` (Moscow time) or RFC 3339.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    span: DeadlineSpan,
+    /// Take the office hours and calendars from this configuration file.
+    #[arg(long, conflicts_with = "calendar_dir")]
+    config: Option<PathBuf>,
+    /// Directory of `calendar-YYYY.toml` files, with the default office hours.
+    #[arg(long, default_value = "config")]
+    calendar_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct DeadlineSpan {
+    /// Working hours to add.
+    #[arg(long)]
+    working_hours: Option<u32>,
+    /// Working minutes to add.
+    #[arg(long)]
+    working_minutes: Option<u32>,
+    /// Working days to add (due at the close of the Nth working day after the start's date).
+    #[arg(long)]
+    working_days: Option<u32>,
+    /// Calendar hours to add, day or night.
+    #[arg(long)]
+    hours: Option<u32>,
+}
+
+impl DeadlineSpan {
+    fn span(&self) -> otklik::incidents::clock::Span {
+        use otklik::incidents::clock::Span;
+        match (
+            self.working_hours,
+            self.working_minutes,
+            self.working_days,
+            self.hours,
+        ) {
+            (Some(n), ..) => Span::WorkingHours(n),
+            (_, Some(n), ..) => Span::WorkingMinutes(n),
+            (_, _, Some(n), _) => Span::WorkingDays(n),
+            (.., Some(n)) => Span::CalendarHours(n),
+            _ => unreachable!("clap requires exactly one span"),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct DataDirArg {
+    /// Data directory (the store and the index).
+    #[arg(long, default_value = "index")]
+    data_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct SearchArgs {
+    /// Words, "phrases", AND/OR/NOT, field:value (fields: text, title, community, platform,
+    /// source, group, territory, is_incident, lang, urgent). Empty: every post.
+    #[arg(default_value = "")]
+    query: String,
+    #[command(flatten)]
+    data: DataDirArg,
+    /// Published at or after: `2026-11-20` (Moscow midnight) or RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Published before: `2026-11-27` or RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// A platform (vk, ok, telegram, rss, ingest) or a configured source name.
+    #[arg(long)]
+    source: Option<String>,
+    /// Territory id (gavrilov-yam, shopsha …, district, outside).
+    #[arg(long)]
+    territory: Option<String>,
+    /// Topic group id (dorogi, zhkh …).
+    #[arg(long)]
+    group: Option<String>,
+    /// Only posts judged to be incidents.
+    #[arg(long)]
+    incidents: bool,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[arg(long, value_enum, default_value_t = SortOrder::Newest)]
+    sort: SortOrder,
+    /// One JSON object per hit.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date like 2026-11-20 or an RFC 3339 time, found `{s}`"))?;
+    let local = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    use chrono::TimeZone;
+    chrono_tz::Europe::Moscow
+        .from_local_datetime(&local)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("`{s}` is not a valid local date"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(config_error) = error.downcast_ref::<config::ConfigError>() {
+                eprintln!("otklik: ошибка конфигурации: {config_error}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("otklik: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OTKLIK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,sled=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { config } => {
+            let loaded = config::load(&config)?;
+            init_logging(loaded.settings.daemon.log_format);
+            runtime()?.block_on(async {
+                let sources = otklik::sources::build(&loaded)?;
+                let (activity, _) = tokio::sync::broadcast::channel(1024);
+                otklik::daemon::run(loaded, sources, activity).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config } => {
+            let loaded = config::load(&config)?;
+            println!(
+                "{}: конфигурация в порядке — источников: {}, территорий: {}, подразделений: {}, групп тем: {}; данные: {}",
+                config.display(),
+                loaded.settings.sources.rss.len(),
+                loaded.org.territories.len(),
+                loaded.org.departments.len(),
+                loaded.knowledge.taxonomy.groups.len(),
+                loaded.data_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search(args) => search(args),
+        Command::Deadline(args) => {
+            use otklik::incidents::calendar::{WorkCalendar, WorktimeSettings};
+            let calendar = match &args.config {
+                Some(path) => config::load(path)?.calendar,
+                None => {
+                    let settings = WorktimeSettings::default();
+                    let hours = settings.validate(&args.calendar_dir)?;
+                    std::sync::Arc::new(WorkCalendar::load_dir(&args.calendar_dir, hours)?)
+                }
+            };
+            println!(
+                "{}",
+                otklik::incidents::clock::deadline_report(&args.from, args.span.span(), &calendar)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex { data } => {
+            init_logging(LogFormat::Text);
+            let report = otklik::reindex::reindex(&data.data_dir)?;
+            println!(
+                "индекс перестроен: {} сообщений за {:.1} с ({})",
+                report.posts,
+                report.elapsed.as_secs_f64(),
+                data.data_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let dir = otklik::daemon::DataDir::new(&args.data.data_dir).index();
+    let searcher = Searcher::open(&dir)?;
+    let request = SearchRequest {
+        query: args.query,
+        since: args.since,
+        until: args.until,
+        source: args.source,
+        territory: args.territory,
+        group: args.group,
+        incidents_only: args.incidents,
+        limit: args.limit,
+        sort: args.sort,
+    };
+    let results = searcher.search(&request)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.json {
+        for hit in &results.hits {
+            serde_json::to_writer(&mut out, hit)?;
+            writeln!(out)?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let color = std::io::stdout().is_terminal();
+    writeln!(
+        out,
+        "Найдено: {} (показано {})",
+        results.total,
+        results.hits.len()
+    )?;
+    for hit in &results.hits {
+        let local = hit.published.with_timezone(&chrono_tz::Europe::Moscow);
+        let mut tags = vec![hit.platform.clone(), hit.community.clone()];
+        if let Some(id) = hit.incident {
+            tags.push(format!("инцидент №{id}"));
+        }
+        tags.extend(hit.group.clone());
+        tags.extend(hit.territory.clone());
+        writeln!(
+            out,
+            "\n{}  {}",
+            local.format("%Y-%m-%d %H:%M"),
+            tags.join(" · ")
+        )?;
+        writeln!(
+            out,
+            "  {}",
+            highlight(&hit.snippet_text, &hit.highlights, color)
+        )?;
+        if let Some(url) = &hit.url {
+            writeln!(out, "  {url}")?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Marks the matched ranges: bold on a terminal, «» otherwise.
+fn highlight(text: &str, ranges: &[std::ops::Range<usize>], color: bool) -> String {
+    let (open, close) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("«", "»")
+    };
+    let mut out = String::with_capacity(text.len() + ranges.len() * 8);
+    let mut at = 0;
+    for r in ranges {
+        if r.start < at
+            || r.end > text.len()
+            || !text.is_char_boundary(r.start)
+            || !text.is_char_boundary(r.end)
+        {
+            continue;
+        }
+        out.push_str(&text[at..r.start]);
+        out.push_str(open);
+        out.push_str(&text[r.clone()]);
+        out.push_str(close);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}

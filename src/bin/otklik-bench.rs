@@ -1,1 +1,57 @@
-fn main() {}
+//! Benchmarks that print figures (release build):
+//!
+//! `cargo run --release --bin otklik-bench -- ingest --posts 200000 --json`
+//! `cargo run --release --bin otklik-bench -- understand --posts 200000 --json`
+//!
+//! Each measures a baseline in the same run, so the figures compare on any machine.
+
+use clap::{Parser, Subcommand};
+use otklik::bench::{IngestFigures, UnderstandFigures, ingest, understand_only};
+
+#[derive(Parser)]
+#[command(name = "otklik-bench", about = "otklik benchmarks: printed figures with a same-run baseline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse → understand → store → index (committed), against plain tantivy indexing of the
+    /// same texts with the same analyzer.
+    Ingest {
+        #[arg(long, default_value_t = 200_000)]
+        posts: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The understanding step alone, on one core.
+    Understand {
+        #[arg(long, default_value_t = 200_000)]
+        posts: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Ingest { posts, json } => {
+            let figures: IngestFigures = ingest(posts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+        Command::Understand { posts, json } => {
+            let figures: UnderstandFigures = understand_only(posts);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,7 @@
-//! Incidents: opening and attaching, and the response clocks.
+//! Incidents: opening and attaching them as posts arrive, and the response clocks on working
+//! time.
+
+pub mod calendar;
+pub mod clock;
+pub mod deadlines;
+pub mod detect;

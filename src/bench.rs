@@ -1,0 +1,309 @@
+//! Benchmarks behind `otklik-bench`: synthetic but realistic posts, the whole write path,
+//! and same-run baselines.
+
+use crate::config::{IncidentSettings, IndexSettings};
+use crate::incidents::detect::Detector;
+use crate::index::{IndexWriterHandle, document_for, open_or_create};
+use crate::model::{AuthorKind, Platform, Post, PostKey};
+use crate::org::Org;
+use crate::pipeline::Pipeline;
+use crate::store::{Store, StoredPost};
+use crate::understand::{Knowledge, PostView, Understanding, understand};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::Serialize;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Posts per generated feed document.
+const FEED_ITEMS: usize = 500;
+
+const COMPLAINTS: &[&str] = &[
+    "на улице {street} огромная яма, машины бьют колёса, когда уже отремонтируют дорогу",
+    "третий день нет воды в {place}, куда звонить, никто ничего не объясняет",
+    "не вывозят мусор с площадки у дома, контейнеры переполнены, крысы бегают",
+    "на {street} не горят фонари, вечером идти страшно, дети ходят из школы в темноте",
+    "стая бездомных собак у магазина в {place}, кидаются на людей, примите меры",
+    "дорогу в {place} не чистят от снега, автобус не может проехать, люди опаздывают на работу",
+    "отключили свет в {place} и не говорят когда включат, холодильники текут",
+    "в подъезде на {street} течёт крыша, управляющая компания не отвечает на звонки",
+    "автобус до {place} опять не пришёл, ждали час на остановке на морозе",
+    "в поликлинике невозможно записаться к врачу, телефон регистратуры не отвечает",
+    "батареи еле тёплые, в квартире 16 градусов, когда дадут нормальное отопление",
+    "на детской площадке на {street} сломаны качели, торчат острые железки",
+];
+
+const OTHERS: &[&str] = &[
+    "поздравляем всех жителей с праздником, желаем здоровья и благополучия",
+    "продаю дрова колотые берёза с доставкой по району, звоните",
+    "спасибо коммунальщикам за быстрый ремонт водопровода в {place}",
+    "найдена собака рыжая у магазина на {street}, ищем хозяев",
+    "в доме культуры в субботу концерт народного хора, вход свободный",
+    "администрация информирует о плановом отключении электроэнергии в {place} в четверг",
+    "отличная погода сегодня, ходили на Которосль с детьми",
+];
+
+const PLACES: &[&str] = &["Шопше", "Великом", "Митине", "Заячьем-Холме", "Гаврилов-Яме", "Петраково", "Ильинском-Урусове"];
+const STREETS: &[&str] = &["Советской", "Кирова", "Менжинского", "Клубной", "Северной", "Победы", "Строителей"];
+const FILLER: &[&str] = &[
+    "уже", "опять", "вчера", "сегодня", "люди", "жители", "пожалуйста", "администрация", "очень", "неделю", "давно",
+    "написали", "обращались", "ответа", "нет", "соседи", "говорят", "вообще", "никто", "сделайте",
+];
+
+/// Deterministic synthetic posts: a mix of complaints and other chatter, with filler words so
+/// that lengths and vocabularies vary.
+pub fn synthetic_posts(n: usize) -> Vec<Post> {
+    let mut rng = fastrand::Rng::with_seed(20261126);
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 6, 0, 0).unwrap();
+    (0..n)
+        .map(|i| {
+            let template = if rng.u8(0..100) < 40 {
+                COMPLAINTS[rng.usize(0..COMPLAINTS.len())]
+            } else {
+                OTHERS[rng.usize(0..OTHERS.len())]
+            };
+            let mut text = template
+                .replace("{street}", STREETS[rng.usize(0..STREETS.len())])
+                .replace("{place}", PLACES[rng.usize(0..PLACES.len())]);
+            for _ in 0..rng.usize(5..40) {
+                text.push(' ');
+                text.push_str(FILLER[rng.usize(0..FILLER.len())]);
+            }
+            let published = start + Duration::seconds(i as i64 * 13);
+            Post {
+                key: PostKey::new(Platform::Rss, format!("bench:{i}")),
+                source: "bench".into(),
+                url: Some(format!("https://news.example/{i}")),
+                community: "Новости округа".into(),
+                community_territory: None,
+                author: Some(format!("Автор {}", rng.u32(0..5000))),
+                author_url: None,
+                author_kind: AuthorKind::Resident,
+                published,
+                fetched: published,
+                title: None,
+                text,
+                parent: None,
+            }
+        })
+        .collect()
+}
+
+/// The posts as RSS 2.0 documents of [`FEED_ITEMS`] items, the wire form parsing starts from.
+pub fn as_feeds(posts: &[Post]) -> Vec<Vec<u8>> {
+    posts
+        .chunks(FEED_ITEMS)
+        .map(|chunk| {
+            let mut xml = String::from(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Новости округа</title><link>https://news.example/</link>\n",
+            );
+            for post in chunk {
+                xml.push_str(&format!(
+                    "<item><guid>{}</guid><link>{}</link><pubDate>{}</pubDate><description>{}</description></item>\n",
+                    post.key.native_id,
+                    post.url.as_deref().unwrap_or_default(),
+                    post.published.to_rfc2822(),
+                    post.text
+                ));
+            }
+            xml.push_str("</channel></rss>\n");
+            xml.into_bytes()
+        })
+        .collect()
+}
+
+/// Parse one generated feed back into posts.
+fn parse_feed(bytes: &[u8]) -> anyhow::Result<Vec<Post>> {
+    let feed = feed_rs::parser::parse(bytes)?;
+    let now = Utc::now();
+    Ok(feed
+        .entries
+        .into_iter()
+        .map(|e| {
+            let published: DateTime<Utc> = e.published.unwrap_or(now);
+            Post {
+                key: PostKey::new(Platform::Rss, e.id),
+                source: "bench".into(),
+                url: e.links.first().map(|l| l.href.clone()),
+                community: "Новости округа".into(),
+                community_territory: None,
+                author: None,
+                author_url: None,
+                author_kind: AuthorKind::Resident,
+                published,
+                fetched: now,
+                title: None,
+                text: e.summary.map(|s| s.content).unwrap_or_default(),
+                parent: None,
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize)]
+pub struct IngestFigures {
+    pub posts: usize,
+    pub pipeline_seconds: f64,
+    pub pipeline_posts_per_sec: f64,
+    pub raw_index_seconds: f64,
+    pub raw_index_docs_per_sec: f64,
+    pub ratio: f64,
+    pub incidents_opened: usize,
+    pub posts_attached: usize,
+    pub store_bytes: u64,
+    pub index_bytes: u64,
+    pub writer_threads: usize,
+}
+
+impl fmt::Display for IngestFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "posts:                 {}", self.posts)?;
+        writeln!(f, "pipeline:              {:.0} posts/s ({:.2} s)", self.pipeline_posts_per_sec, self.pipeline_seconds)?;
+        writeln!(f, "raw tantivy indexing:  {:.0} docs/s ({:.2} s)", self.raw_index_docs_per_sec, self.raw_index_seconds)?;
+        writeln!(f, "ratio:                 {:.2}", self.ratio)?;
+        writeln!(f, "incidents opened:      {} (posts attached: {})", self.incidents_opened, self.posts_attached)?;
+        write!(f, "on disk:               store {} MiB, index {} MiB", self.store_bytes >> 20, self.index_bytes >> 20)
+    }
+}
+
+/// The whole write path on `n` posts, then plain tantivy on the same texts.
+pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
+    let posts = synthetic_posts(n);
+    let feeds = as_feeds(&posts);
+    let settings = IndexSettings {
+        commit_interval_secs: 10,
+        ..IndexSettings::default()
+    };
+
+    let dir = tempfile_dir("otklik-bench-pipeline")?;
+    let started = Instant::now();
+    let store = Store::open(&dir.join("store"))?;
+    let index = IndexWriterHandle::start(&dir.join("search"), store.clone(), &settings)?;
+    let (activity, _) = tokio::sync::broadcast::channel(1);
+    let mut pipeline = Pipeline {
+        store: store.clone(),
+        knowledge: Arc::new(Knowledge::embedded()),
+        org: Arc::new(Org::embedded()),
+        detector: Detector::new(IncidentSettings::default()),
+        index: index.sender(),
+        activity,
+        incident_settings: IncidentSettings::default(),
+    };
+    let (mut opened, mut attached) = (0, 0);
+    for feed in &feeds {
+        let report = pipeline.ingest(parse_feed(feed)?)?;
+        opened += report.incidents_opened;
+        attached += report.posts_attached;
+    }
+    drop(pipeline);
+    let committed = index.finish();
+    anyhow::ensure!(committed == n as u64, "index committed {committed} of {n} posts");
+    let pipeline_seconds = started.elapsed().as_secs_f64();
+    let store_bytes = dir_size(&dir.join("store"));
+    let index_bytes = dir_size(&dir.join("search"));
+    drop(store);
+
+    let raw_dir = tempfile_dir("otklik-bench-raw")?;
+    let started = Instant::now();
+    let raw = open_or_create(&raw_dir)?;
+    let fields = crate::index::Fields::of(&raw.schema());
+    let mut writer: tantivy::IndexWriter =
+        raw.writer_with_num_threads(settings.writer_threads, settings.writer_memory_mb * 1024 * 1024)?;
+    for (seq, post) in posts.into_iter().enumerate() {
+        let stored = StoredPost {
+            seq: seq as u64 + 1,
+            post,
+            understanding: Understanding::default(),
+            incident: None,
+        };
+        writer.add_document(document_for(&fields, &stored))?;
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    let raw_seconds = started.elapsed().as_secs_f64();
+
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&raw_dir);
+    let pipeline_rate = n as f64 / pipeline_seconds;
+    let raw_rate = n as f64 / raw_seconds;
+    Ok(IngestFigures {
+        posts: n,
+        pipeline_seconds,
+        pipeline_posts_per_sec: pipeline_rate,
+        raw_index_seconds: raw_seconds,
+        raw_index_docs_per_sec: raw_rate,
+        ratio: pipeline_rate / raw_rate,
+        incidents_opened: opened,
+        posts_attached: attached,
+        store_bytes,
+        index_bytes,
+        writer_threads: settings.writer_threads,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnderstandFigures {
+    pub posts: usize,
+    pub seconds: f64,
+    pub posts_per_sec: f64,
+    pub incidents: usize,
+    /// Baseline in the same run: lowercasing every text, the least any text step does.
+    pub lowercase_posts_per_sec: f64,
+}
+
+impl fmt::Display for UnderstandFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "posts:          {}", self.posts)?;
+        writeln!(f, "understanding:  {:.0} posts/s on one core ({:.2} s)", self.posts_per_sec, self.seconds)?;
+        writeln!(f, "baseline:       {:.0} posts/s (lowercasing only)", self.lowercase_posts_per_sec)?;
+        write!(f, "incidents:      {}", self.incidents)
+    }
+}
+
+/// The understanding step alone, single-threaded.
+pub fn understand_only(n: usize) -> UnderstandFigures {
+    let posts = synthetic_posts(n);
+    let knowledge = Knowledge::embedded();
+    let started = Instant::now();
+    let mut incidents = 0;
+    for post in &posts {
+        let u = understand(&PostView::of(post, &post.text), &knowledge);
+        incidents += usize::from(u.incident);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut total = 0usize;
+    for post in &posts {
+        total += std::hint::black_box(post.text.to_lowercase()).len();
+    }
+    std::hint::black_box(total);
+    let baseline = started.elapsed().as_secs_f64();
+    UnderstandFigures {
+        posts: n,
+        seconds,
+        posts_per_sec: n as f64 / seconds,
+        incidents,
+        lowercase_posts_per_sec: n as f64 / baseline,
+    }
+}
+
+fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,232 @@
+//! The incident detector: a post judged a complaint either joins an open incident about the
+//! same problem or opens a new one, routed to its owner.
+//!
+//! The detector keeps the recently active open incidents in memory (reloaded from the store
+//! on start) and returns the records to write; the pipeline writes them in the same batch as
+//! the post, so a post and its incident are durable together.
+
+use crate::config::IncidentSettings;
+use crate::model::{IncidentId, Post};
+use crate::org::Org;
+use crate::store::{EventKind, Incident, IncidentEvent, IncidentStatus, Store, StoreError};
+use crate::understand::{Knowledge, ProblemRef, Understanding, same_problem};
+use chrono::{DateTime, Duration, Utc};
+
+/// What the detector decided for one post.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Not an incident.
+    None,
+    /// A new incident, with its first event.
+    Opened(Incident, IncidentEvent),
+    /// Joined an existing incident: its new state and the events to append.
+    Attached(Incident, Vec<IncidentEvent>),
+}
+
+impl Decision {
+    pub fn incident_id(&self) -> Option<IncidentId> {
+        match self {
+            Decision::None => None,
+            Decision::Opened(i, _) | Decision::Attached(i, _) => Some(i.id),
+        }
+    }
+}
+
+/// Distinct authors within the attach window that make an incident resonant.
+const RESONANT_AUTHORS: usize = 5;
+
+pub struct Detector {
+    settings: IncidentSettings,
+    /// Open incidents still collecting posts, most recently mentioned last.
+    active: Vec<Incident>,
+    /// The latest post time seen, the detector's notion of "now".
+    latest: DateTime<Utc>,
+}
+
+impl Detector {
+    pub fn new(settings: IncidentSettings) -> Detector {
+        Detector {
+            settings,
+            active: Vec::new(),
+            latest: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    /// Load the open incidents from the store.
+    pub fn load(settings: IncidentSettings, store: &Store) -> Result<Detector, StoreError> {
+        let mut detector = Detector::new(settings);
+        for incident in store.incidents() {
+            let incident = incident?;
+            if incident.status.is_open() {
+                detector.active.push(incident);
+            }
+        }
+        detector.active.sort_by_key(|i| i.last_mention);
+        Ok(detector)
+    }
+
+    pub fn active(&self) -> &[Incident] {
+        &self.active
+    }
+
+    /// Decide for one post. `next_id` hands out an incident id when one is opened.
+    pub fn decide(
+        &mut self,
+        post: &Post,
+        understanding: &Understanding,
+        org: &Org,
+        knowledge: &Knowledge,
+        now: DateTime<Utc>,
+        next_id: &mut dyn FnMut() -> Result<IncidentId, StoreError>,
+    ) -> Result<Decision, StoreError> {
+        let Some(group) = understanding
+            .group
+            .as_deref()
+            .filter(|_| understanding.incident)
+        else {
+            return Ok(Decision::None);
+        };
+        let uid = post.key.uid();
+        let author = author_of(post);
+        let window = Duration::hours(self.settings.attach_window_hours);
+        let new_ref = ProblemRef {
+            group: Some(group),
+            topic: understanding.topic.as_deref(),
+            territory: understanding.territory.as_deref(),
+            place: understanding.place.as_deref(),
+            last_seen: post.published,
+            fingerprint: &understanding.fingerprint,
+        };
+        let joined = self.active.iter().rposition(|open| {
+            (post.published - open.last_mention).abs() <= window
+                && same_problem(
+                    &new_ref,
+                    &ProblemRef {
+                        group: Some(&open.group),
+                        topic: open.topic.as_deref(),
+                        territory: open.territory.as_deref(),
+                        place: open.place.as_deref(),
+                        last_seen: open.last_mention,
+                        fingerprint: &open.fingerprint,
+                    },
+                )
+        });
+
+        if let Some(position) = joined {
+            let mut incident = self.active.remove(position);
+            let mut events = Vec::new();
+            if !incident.posts.contains(&uid) {
+                incident.posts.push(uid.clone());
+            }
+            if !incident.authors.contains(&author) {
+                incident.authors.push(author);
+            }
+            incident.last_mention = incident.last_mention.max(post.published);
+            incident.urgent |= understanding.urgent;
+            if incident.place.is_none() {
+                incident.place.clone_from(&understanding.place);
+            }
+            events.push(next_event(
+                &mut incident,
+                now,
+                EventKind::PostAttached { post: uid },
+            ));
+            if !incident.resonant && incident.authors.len() >= RESONANT_AUTHORS {
+                incident.resonant = true;
+                let authors = incident.authors.len();
+                events.push(next_event(
+                    &mut incident,
+                    now,
+                    EventKind::MarkedResonant { authors },
+                ));
+            }
+            self.active.push(incident.clone());
+            return Ok(Decision::Attached(incident, events));
+        }
+
+        let owner = org.route(
+            &knowledge.taxonomy,
+            group,
+            understanding.topic.as_deref(),
+            understanding.territory.as_deref(),
+        );
+        let status =
+            if owner.is_none() || understanding.score < self.settings.moderation_below_score {
+                IncidentStatus::Moderation
+            } else {
+                IncidentStatus::Routed
+            };
+        let mut incident = Incident {
+            id: next_id()?,
+            status,
+            opened: post.published,
+            last_mention: post.published,
+            created: now,
+            group: group.to_string(),
+            topic: understanding.topic.clone(),
+            territory: understanding.territory.clone(),
+            place: understanding.place.clone(),
+            owner: owner.clone(),
+            urgent: understanding.urgent,
+            resonant: false,
+            posts: vec![uid.clone()],
+            authors: vec![author],
+            summary: excerpt(&post.full_text(), 200),
+            fingerprint: understanding.fingerprint.clone(),
+            events: 0,
+        };
+        let event = next_event(
+            &mut incident,
+            now,
+            EventKind::Created {
+                post: uid,
+                status,
+                owner,
+            },
+        );
+        self.active.push(incident.clone());
+        self.expire(post.published);
+        Ok(Decision::Opened(incident, event))
+    }
+
+    /// Forget incidents that can no longer collect posts, to keep the scan short. Measured
+    /// against the posts' own times, not the clock, so that a backfill of old posts still
+    /// groups them.
+    fn expire(&mut self, latest: DateTime<Utc>) {
+        self.latest = self.latest.max(latest);
+        let horizon = self.latest - Duration::hours(self.settings.attach_window_hours * 2);
+        self.active.retain(|i| i.last_mention >= horizon);
+    }
+}
+
+fn next_event(incident: &mut Incident, at: DateTime<Utc>, kind: EventKind) -> IncidentEvent {
+    let event = IncidentEvent {
+        incident: incident.id,
+        number: incident.events,
+        at,
+        actor: "otklik".to_string(),
+        kind,
+        comment: None,
+    };
+    incident.events += 1;
+    event
+}
+
+/// Who counts as a distinct author: the profile, else the name, else the community.
+fn author_of(post: &Post) -> String {
+    post.author_url
+        .clone()
+        .or_else(|| post.author.clone())
+        .unwrap_or_else(|| format!("{}:{}", post.key.platform, post.community))
+}
+
+/// The first `max_chars` characters of `text` on one line, cut at a word boundary.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max_chars {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max_chars).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut}…")
+}

@@ -1,0 +1,313 @@
+//! The durable store: the only module that knows sled.
+//!
+//! One sled tree holds every record under a key prefix, so that a batch of posts with the
+//! incidents they open or join is applied atomically (`apply_batch` is atomic within a tree)
+//! and made durable with one flush. Records are JSON: readable with any tool and tolerant to
+//! new fields.
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `p/` | post sequence number, 8 bytes BE | [`StoredPost`] |
+//! | `u/` | `platform:native_id` | sequence number |
+//! | `i/` | incident id, 8 bytes BE | [`Incident`] |
+//! | `e/` | incident id + event number, 8 + 4 bytes BE | [`IncidentEvent`] |
+//! | `c/` | source name | cursor (opaque JSON) |
+//! | `h/` | source name | [`SourceHealth`] |
+//! | `m/` | counter name | u64 BE |
+
+mod records;
+
+pub use records::*;
+
+use crate::model::{IncidentId, PostKey};
+use std::path::{Path, PathBuf};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data directory {path} is in use by another otklik process (stop the daemon first, or use a command that works while it runs)"
+    )]
+    Locked { path: PathBuf },
+    #[error("store at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store record {key}: {source}")]
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+const POST: &[u8] = b"p/";
+const UID: &[u8] = b"u/";
+const INCIDENT: &[u8] = b"i/";
+const EVENT: &[u8] = b"e/";
+const CURSOR: &[u8] = b"c/";
+const HEALTH: &[u8] = b"h/";
+const NEXT_SEQ: &[u8] = b"m/next_seq";
+const NEXT_INCIDENT: &[u8] = b"m/next_incident";
+
+/// Handle to the store; cheap to clone, shareable between threads.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    data: sled::Tree,
+}
+
+/// A set of writes applied atomically by [`Store::commit`].
+#[derive(Default)]
+pub struct WriteBatch {
+    batch: sled::Batch,
+    len: usize,
+}
+
+impl WriteBatch {
+    pub fn put_post(&mut self, post: &StoredPost) {
+        self.batch
+            .insert(key(POST, &post.seq.to_be_bytes()), to_json(post));
+        self.batch.insert(
+            key(UID, post.post.key.uid().as_bytes()),
+            &post.seq.to_be_bytes(),
+        );
+        self.len += 1;
+    }
+
+    pub fn put_incident(&mut self, incident: &Incident) {
+        self.batch
+            .insert(key(INCIDENT, &incident.id.to_be_bytes()), to_json(incident));
+        self.len += 1;
+    }
+
+    pub fn put_event(&mut self, event: &IncidentEvent) {
+        let mut k = key(EVENT, &event.incident.to_be_bytes());
+        k.extend_from_slice(&event.number.to_be_bytes());
+        self.batch.insert(k, to_json(event));
+        self.len += 1;
+    }
+
+    pub(crate) fn put_counter(&mut self, name: &[u8], value: u64) {
+        self.batch.insert(name, &value.to_be_bytes());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            source: sled::Error::Io(e),
+        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            // Durability comes from explicit flushes after each batch; the background flush
+            // only bounds what an unflushed write could lose.
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                // sled reports a held lock as an I/O error wrapping the OS's EWOULDBLOCK.
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked {
+                        path: dir.to_path_buf(),
+                    }
+                }
+                e => StoreError::Open {
+                    path: dir.to_path_buf(),
+                    source: e,
+                },
+            })?;
+        let data = db.open_tree("data")?;
+        Ok(Store { db, data })
+    }
+
+    /// Apply `batch` atomically and make it durable before returning.
+    pub fn commit(&self, batch: WriteBatch) -> Result<()> {
+        self.data.apply_batch(batch.batch)?;
+        self.flush()
+    }
+
+    /// Make every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The sequence number of a stored post, if it is stored.
+    pub fn post_seq(&self, key: &PostKey) -> Result<Option<u64>> {
+        Ok(self
+            .data
+            .get(self::key(UID, key.uid().as_bytes()))?
+            .map(|v| be_u64(&v)))
+    }
+
+    pub fn contains_post(&self, key: &PostKey) -> Result<bool> {
+        Ok(self
+            .data
+            .contains_key(self::key(UID, key.uid().as_bytes()))?)
+    }
+
+    pub fn post(&self, seq: u64) -> Result<Option<StoredPost>> {
+        let k = key(POST, &seq.to_be_bytes());
+        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+    }
+
+    pub fn post_by_key(&self, key: &PostKey) -> Result<Option<StoredPost>> {
+        match self.post_seq(key)? {
+            Some(seq) => self.post(seq),
+            None => Ok(None),
+        }
+    }
+
+    /// Posts with sequence numbers after `after`, in order.
+    pub fn posts_after(&self, after: u64) -> impl Iterator<Item = Result<StoredPost>> + '_ {
+        let start = key(POST, &(after.saturating_add(1)).to_be_bytes());
+        self.data
+            .range(start..)
+            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(POST)))
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+    }
+
+    pub fn post_count(&self) -> usize {
+        self.data.scan_prefix(UID).count()
+    }
+
+    /// The highest post sequence number handed out (0 when the store is empty).
+    pub fn last_seq(&self) -> Result<u64> {
+        self.counter(NEXT_SEQ).map(|next| next.saturating_sub(1))
+    }
+
+    /// Sequence numbers are handed out by the single pipeline thread: `reserve_seqs` returns
+    /// the first of `n` fresh numbers and records the new high-water mark in `batch`.
+    pub fn reserve_seqs(
+        &self,
+        batch: &mut WriteBatch,
+        n: u64,
+        pending: &mut Option<u64>,
+    ) -> Result<u64> {
+        let next = match pending {
+            Some(next) => *next,
+            None => self.counter(NEXT_SEQ)?.max(1),
+        };
+        *pending = Some(next + n);
+        batch.put_counter(NEXT_SEQ, next + n);
+        Ok(next)
+    }
+
+    /// Like [`Store::reserve_seqs`], for incident ids.
+    pub fn reserve_incident_id(
+        &self,
+        batch: &mut WriteBatch,
+        pending: &mut Option<u64>,
+    ) -> Result<IncidentId> {
+        let next = match pending {
+            Some(next) => *next,
+            None => self.counter(NEXT_INCIDENT)?.max(1),
+        };
+        *pending = Some(next + 1);
+        batch.put_counter(NEXT_INCIDENT, next + 1);
+        Ok(next)
+    }
+
+    fn counter(&self, name: &[u8]) -> Result<u64> {
+        Ok(self.data.get(name)?.map_or(0, |v| be_u64(&v)))
+    }
+
+    pub fn incident(&self, id: IncidentId) -> Result<Option<Incident>> {
+        let k = key(INCIDENT, &id.to_be_bytes());
+        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+    }
+
+    /// Every incident, oldest first.
+    pub fn incidents(&self) -> impl Iterator<Item = Result<Incident>> + '_ {
+        self.data.scan_prefix(INCIDENT).map(|kv| {
+            let (k, v) = kv?;
+            from_json(&k, &v)
+        })
+    }
+
+    /// The timeline of an incident, in order.
+    pub fn events(&self, id: IncidentId) -> Result<Vec<IncidentEvent>> {
+        self.data
+            .scan_prefix(key(EVENT, &id.to_be_bytes()))
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+            .collect()
+    }
+
+    pub fn cursor(&self, source: &str) -> Result<Option<serde_json::Value>> {
+        let k = key(CURSOR, source.as_bytes());
+        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+    }
+
+    /// Persist a source's cursor durably. Call only after the posts it covers are committed.
+    pub fn save_cursor(&self, source: &str, cursor: &serde_json::Value) -> Result<()> {
+        self.data
+            .insert(key(CURSOR, source.as_bytes()), to_json(cursor))?;
+        self.flush()
+    }
+
+    pub fn health(&self, source: &str) -> Result<Option<SourceHealth>> {
+        let k = key(HEALTH, source.as_bytes());
+        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+    }
+
+    /// Every source's health record, by name.
+    pub fn all_health(&self) -> Result<Vec<SourceHealth>> {
+        self.data
+            .scan_prefix(HEALTH)
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Health is advisory: written without a flush of its own (the next flush or the
+    /// background one carries it).
+    pub fn save_health(&self, health: &SourceHealth) -> Result<()> {
+        self.data
+            .insert(key(HEALTH, health.source.as_bytes()), to_json(health))?;
+        Ok(())
+    }
+}
+
+fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + rest.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn be_u64(v: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = v.len().min(8);
+    b[..n].copy_from_slice(&v[..n]);
+    u64::from_be_bytes(b)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialize to JSON")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {
+    serde_json::from_slice(value).map_err(|source| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests;

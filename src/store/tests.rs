@@ -1,0 +1,109 @@
+use super::*;
+use crate::model::{AuthorKind, Platform, Post, PostKey};
+use crate::understand::Understanding;
+use chrono::{TimeZone, Utc};
+
+fn post(id: &str) -> Post {
+    Post {
+        key: PostKey::new(Platform::Rss, id),
+        source: "test".into(),
+        url: None,
+        community: "Тест".into(),
+        community_territory: None,
+        author: None,
+        author_url: None,
+        author_kind: AuthorKind::Resident,
+        published: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap(),
+        fetched: Utc.with_ymd_and_hms(2026, 11, 20, 10, 1, 0).unwrap(),
+        title: None,
+        text: format!("текст {id}"),
+        parent: None,
+    }
+}
+
+fn stored(seq: u64, id: &str) -> StoredPost {
+    StoredPost {
+        seq,
+        post: post(id),
+        understanding: Understanding::default(),
+        incident: None,
+    }
+}
+
+#[test]
+fn a_committed_batch_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::default();
+        let mut pending = None;
+        let first = store.reserve_seqs(&mut batch, 2, &mut pending).unwrap();
+        assert_eq!(first, 1);
+        batch.put_post(&stored(1, "a"));
+        batch.put_post(&stored(2, "b"));
+        store.commit(batch).unwrap();
+        store
+            .save_cursor("test", &serde_json::json!({"etag": "x"}))
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.last_seq().unwrap(), 2);
+    assert_eq!(store.post_count(), 2);
+    assert!(
+        store
+            .contains_post(&PostKey::new(Platform::Rss, "a"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .contains_post(&PostKey::new(Platform::Vk, "a"))
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .post_by_key(&PostKey::new(Platform::Rss, "b"))
+            .unwrap()
+            .unwrap()
+            .seq,
+        2
+    );
+    assert_eq!(
+        store.cursor("test").unwrap(),
+        Some(serde_json::json!({"etag": "x"}))
+    );
+    assert_eq!(store.cursor("other").unwrap(), None);
+}
+
+#[test]
+fn posts_after_returns_the_tail_in_order_and_stops_at_the_prefix_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut batch = WriteBatch::default();
+    let mut pending = None;
+    store.reserve_seqs(&mut batch, 3, &mut pending).unwrap();
+    for (seq, id) in [(1, "a"), (2, "b"), (3, "c")] {
+        batch.put_post(&stored(seq, id));
+    }
+    store.commit(batch).unwrap();
+    let tail: Vec<u64> = store.posts_after(1).map(|p| p.unwrap().seq).collect();
+    assert_eq!(tail, vec![2, 3]);
+    assert_eq!(store.posts_after(3).count(), 0);
+    assert_eq!(store.posts_after(0).count(), 3);
+}
+
+#[test]
+fn sequence_numbers_continue_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::default();
+        let mut pending = None;
+        store.reserve_seqs(&mut batch, 5, &mut pending).unwrap();
+        store.commit(batch).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let mut batch = WriteBatch::default();
+    let mut pending = None;
+    assert_eq!(store.reserve_seqs(&mut batch, 1, &mut pending).unwrap(), 6);
+    assert_eq!(store.reserve_seqs(&mut batch, 1, &mut pending).unwrap(), 7);
+}
