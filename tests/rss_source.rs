@@ -593,3 +593,24 @@ async fn nobody_listening_is_transient() {
     let message = transient(fetch(&mut source, None).await);
     assert!(message.contains("cannot connect"), "{message}");
 }
+
+#[test]
+fn the_feed_time_zone_is_configured_by_its_iana_name() {
+    let parse = |extra: &str| {
+        toml::from_str::<RssSourceConfig>(&format!(
+            "name = \"f\"\nurl = \"https://f.example/rss\"\n{extra}"
+        ))
+    };
+    assert_eq!(parse("").unwrap().timezone, chrono_tz::Europe::Moscow);
+    assert_eq!(
+        parse("timezone = \"Asia/Yekaterinburg\"").unwrap().timezone,
+        chrono_tz::Asia::Yekaterinburg
+    );
+    let error = parse("timezone = \"Mars/Olympus\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("unknown time zone \"Mars/Olympus\""),
+        "{error}"
+    );
+}
