@@ -20,7 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Duration as TimeDelta, Utc};
+use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, SubsecRound, Utc};
 use chrono_tz::Tz;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,14 +117,20 @@ impl FeedServer {
             started: Instant::now(),
             speed,
         };
-        FeedServer::serve(dataset, pace, Utc::now(), speed).await
+        FeedServer::serve(dataset, pace, Utc::now().trunc_subsecs(0), speed).await
     }
 
     /// Serve `dataset` with simulated time standing at zero until released. Publication
     /// times are laid out so that the whole dataset ends now.
     pub async fn start_manual(dataset: Dataset) -> std::io::Result<FeedServer> {
         let span = TimeDelta::from_std(dataset.span()).unwrap_or_default();
-        FeedServer::serve(dataset, Pace::Held { at_secs: 0 }, Utc::now() - span, 1.0).await
+        FeedServer::serve(
+            dataset,
+            Pace::Held { at_secs: 0 },
+            Utc::now().trunc_subsecs(0) - span,
+            1.0,
+        )
+        .await
     }
 
     async fn serve(
@@ -402,10 +408,13 @@ fn render_atom(
         escape(&spec.description),
         escape(&spec.site),
         escape(&spec.site),
-        updated.to_rfc3339(),
+        updated.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
     for post in posts {
-        let published = state.published(post).with_timezone(&SITE_TZ).to_rfc3339();
+        let published = state
+            .published(post)
+            .with_timezone(&SITE_TZ)
+            .to_rfc3339_opts(SecondsFormat::Secs, false);
         xml.push_str(&format!(
             "<entry>\n  <id>tag:{},2026:{}</id>\n  <title>{}</title>\n  <link rel=\"alternate\" href=\"{}\"/>\n  \
              <published>{published}</published>\n  <updated>{published}</updated>\n  \
