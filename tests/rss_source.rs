@@ -167,6 +167,46 @@ async fn unchanged_feed_costs_a_304_and_new_posts_arrive_once() {
 }
 
 #[tokio::test]
+async fn a_server_with_only_last_modified_gets_if_modified_since() {
+    const STAMP: &str = "Thu, 26 Nov 2026 10:00:00 GMT";
+    let not_modified = Arc::new(AtomicU64::new(0));
+    let counter = not_modified.clone();
+    let router = Router::new().route(
+        "/feed",
+        get(move |headers: axum::http::HeaderMap| {
+            let counter = counter.clone();
+            async move {
+                assert!(headers.get(header::IF_NONE_MATCH).is_none());
+                if headers
+                    .get(header::IF_MODIFIED_SINCE)
+                    .and_then(|v| v.to_str().ok())
+                    == Some(STAMP)
+                {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    return StatusCode::NOT_MODIFIED.into_response();
+                }
+                (
+                    [
+                        (header::LAST_MODIFIED, STAMP),
+                        (header::CONTENT_TYPE, "application/rss+xml"),
+                    ],
+                    CYRILLIC_FEED,
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let url = format!("http://{}/feed", serve(router).await);
+    let mut source = RssSource::new(&feed_config("lm-only", url), client());
+    let first = fetch(&mut source, None).await.unwrap();
+    assert_eq!(first.posts.len(), 1);
+    let cursor = first.cursor.unwrap();
+    let second = fetch(&mut source, Some(&cursor)).await.unwrap();
+    assert!(second.posts.is_empty() && !second.changed && second.cursor.is_none());
+    assert_eq!(not_modified.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
 async fn items_without_guid_keep_their_ids_despite_tracking_parameters() {
     let server = FeedServer::start_manual(Dataset::bundled()).await.unwrap();
     server.release_all();
@@ -613,4 +653,17 @@ fn the_feed_time_zone_is_configured_by_its_iana_name() {
         error.contains("unknown time zone \"Mars/Olympus\""),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn an_unusable_url_disables_the_source() {
+    for url in ["ftp://files.example/rss.xml", "not a url at all"] {
+        let mut source = RssSource::new(&feed_config("bad-url", url.to_string()), client());
+        match fetch(&mut source, None).await {
+            Err(SourceError::Disabled(m)) => {
+                assert!(m.contains("bad-url") && m.contains(url), "{m}")
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
 }
