@@ -1,4 +1,4 @@
-//! RSS and Atom feeds.
+//! RSS and Atom feeds (and JSON Feed, which feed-rs reads as well).
 //!
 //! A feed is fetched with a conditional GET (an unchanged feed costs a 304) and parsed by
 //! feed-rs from the raw bytes, after this module has done what feed-rs cannot be trusted
@@ -273,7 +273,12 @@ pub fn parse_feed(
     if text.trim().is_empty() {
         return Err(FeedError::Empty);
     }
-    let scan = scan_xml(&text)?;
+    // JSON Feed is parsed by feed-rs as it is; the checks below are about XML.
+    let scan = if text.trim_start().starts_with('{') {
+        XmlScan::default()
+    } else {
+        scan_xml(&text)?
+    };
     let text = match scan.rss_version_fix {
         Some(fix) => fix.apply(&text),
         None => text,
@@ -1168,6 +1173,17 @@ mod tests {
         let feed = parse_feed(xml.as_bytes(), None, None, MSK).unwrap();
         assert_eq!(feed.items.len(), 1);
         assert_eq!(feed.items[0].title.as_deref(), Some("Нет воды"));
+    }
+
+    #[test]
+    fn json_feed_is_read_too() {
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "Митино онлайн",
+            "items": [{"id": "j1", "url": "https://m.example/1", "content_html": "<p>Нет света</p>",
+            "date_published": "2026-11-26T09:40:00+03:00"}]}"#;
+        let feed = parse_feed(json.as_bytes(), Some("application/feed+json"), None, MSK).unwrap();
+        assert_eq!(feed.title.as_deref(), Some("Митино онлайн"));
+        assert_eq!(feed.items[0].id, "j1");
+        assert_eq!(feed.items[0].text, "Нет света");
     }
 
     #[test]
