@@ -381,23 +381,35 @@ pub fn parse_feed(
 /// The body as UTF-8 text with its XML declaration saying `UTF-8`.
 ///
 /// The charset comes from the byte-order mark, else the XML declaration, else the
-/// `Content-Type` charset, else UTF-8; a body that is not valid in the chosen charset is
-/// decoded with replacement characters rather than refused.
+/// `Content-Type` charset, else UTF-8. When the choice is UTF-8 but the bytes are not, the
+/// other named charset (if any) is tried: a site that mislabels a windows-1251 feed as UTF-8
+/// in one place usually names the truth in the other. What still does not decode becomes
+/// replacement characters rather than a refusal.
 pub fn to_utf8(body: &[u8], content_type: Option<&str>) -> String {
-    let (encoding, bom_len) = match encoding_rs::Encoding::for_bom(body) {
-        Some((encoding, len)) => (encoding, len),
-        None => {
-            let declared = declared_encoding(body)
-                .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
-            let from_header = content_type
-                .and_then(charset_of)
-                .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
-            (declared.or(from_header).unwrap_or(encoding_rs::UTF_8), 0)
-        }
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(body) {
+        let (text, _) = encoding.decode_without_bom_handling(&body[bom_len..]);
+        return rewrite_declaration(&text);
+    }
+    // A UTF-16 label on an ASCII-compatible (BOM-less) body is a lie: `output_encoding`
+    // maps it to UTF-8.
+    let named = |label: Option<String>| {
+        label
+            .and_then(|l| encoding_rs::Encoding::for_label(l.trim().as_bytes()))
+            .map(encoding_rs::Encoding::output_encoding)
     };
-    // A declaration of UTF-16 in an ASCII-compatible body is a lie; such bodies are UTF-8.
-    let encoding = encoding.output_encoding();
-    let (text, _) = encoding.decode_without_bom_handling(&body[bom_len..]);
+    let declared = named(declared_encoding(body));
+    let from_header = named(content_type.and_then(charset_of));
+    let mut encoding = declared.or(from_header).unwrap_or(encoding_rs::UTF_8);
+    if encoding == encoding_rs::UTF_8
+        && std::str::from_utf8(body).is_err()
+        && let Some(other) = [declared, from_header]
+            .into_iter()
+            .flatten()
+            .find(|e| *e != encoding_rs::UTF_8)
+    {
+        encoding = other;
+    }
+    let (text, _) = encoding.decode_without_bom_handling(body);
     rewrite_declaration(&text)
 }
 
@@ -1156,6 +1168,20 @@ mod tests {
             to_utf8(&koi8, Some("application/rss+xml; charset=KOI8-R")),
             bare
         );
+
+        // Labelled UTF-8 in the declaration, windows-1251 in the header and in fact.
+        let (mislabelled, _, _) = encoding_rs::WINDOWS_1251
+            .encode("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss>Ильинское-Урусово</rss>");
+        assert!(
+            to_utf8(&mislabelled, Some("text/xml; charset=windows-1251"))
+                .contains("Ильинское-Урусово")
+        );
+
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "<rss>Щекотово</rss>".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        assert_eq!(to_utf8(&utf16, None), "<rss>Щекотово</rss>");
 
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice("<?xml version='1.0'?><rss>Митино</rss>".as_bytes());
