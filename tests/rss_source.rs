@@ -84,6 +84,10 @@ async fn every_demo_feed_is_read_with_its_texts_intact() {
     let dataset = Dataset::bundled();
     let server = FeedServer::start_manual(dataset.clone()).await.unwrap();
     server.release_all();
+    let configs: Vec<RssSourceConfig> = server.feeds.iter().map(|f| f.source_config()).collect();
+    let sources = otklik::sources::rss::enabled_sources(&configs, &client());
+    assert_eq!(sources.len(), dataset.feeds.len());
+    assert!(sources.iter().all(|s| s.platform() == Platform::Rss));
     for feed in &server.feeds {
         let spec = dataset.feed(&feed.name).unwrap();
         let mut source = RssSource::new(&feed.source_config(), client());

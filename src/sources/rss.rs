@@ -204,6 +204,15 @@ impl RssSource {
     }
 }
 
+/// A source for every enabled feed of `feeds`, all sharing `client`.
+pub fn enabled_sources(feeds: &[RssSourceConfig], client: &HttpClient) -> Vec<Box<dyn Source>> {
+    feeds
+        .iter()
+        .filter(|feed| feed.enabled)
+        .map(|feed| Box::new(RssSource::new(feed, client.clone())) as Box<dyn Source>)
+        .collect()
+}
+
 impl Source for RssSource {
     fn name(&self) -> &str {
         &self.cfg.name
