@@ -85,8 +85,11 @@ async fn every_demo_feed_is_read_with_its_texts_intact() {
     let server = FeedServer::start_manual(dataset.clone()).await.unwrap();
     server.release_all();
     let configs: Vec<RssSourceConfig> = server.feeds.iter().map(|f| f.source_config()).collect();
-    let sources = otklik::sources::rss::enabled_sources(&configs, &client());
-    assert_eq!(sources.len(), dataset.feeds.len());
+    let mut with_one_disabled = configs.clone();
+    with_one_disabled[0].enabled = false;
+    let sources = otklik::sources::rss::enabled_sources(&with_one_disabled, &client());
+    assert_eq!(sources.len(), dataset.feeds.len() - 1);
+    assert!(sources.iter().all(|s| s.name() != configs[0].name));
     assert!(sources.iter().all(|s| s.platform() == Platform::Rss));
     for feed in &server.feeds {
         let spec = dataset.feed(&feed.name).unwrap();
