@@ -184,6 +184,8 @@ async fn a_server_with_only_last_modified_gets_if_modified_since() {
             let counter = counter.clone();
             async move {
                 assert!(headers.get(header::IF_NONE_MATCH).is_none());
+                let accept = headers.get(header::ACCEPT).unwrap().to_str().unwrap();
+                assert!(accept.starts_with("application/rss+xml"), "{accept}");
                 if headers
                     .get(header::IF_MODIFIED_SINCE)
                     .and_then(|v| v.to_str().ok())

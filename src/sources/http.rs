@@ -119,7 +119,7 @@ impl HttpClient {
     /// GET `url` for `source`, with the status classified and the body read within the limit.
     pub async fn get(&self, source: &str, url: &str) -> Result<Fetched, SourceError> {
         match self
-            .get_conditional(source, url, &Validators::default())
+            .get_conditional(source, url, None, &Validators::default())
             .await?
         {
             Conditional::Modified(fetched) => Ok(fetched),
@@ -130,15 +130,19 @@ impl HttpClient {
         }
     }
 
-    /// GET `url` with `If-None-Match` / `If-Modified-Since` from `validators`; a 304 is
-    /// [`Conditional::NotModified`].
+    /// GET `url` with `If-None-Match` / `If-Modified-Since` from `validators` (and `Accept`
+    /// when given); a 304 is [`Conditional::NotModified`].
     pub async fn get_conditional(
         &self,
         source: &str,
         url: &str,
+        accept: Option<&str>,
         validators: &Validators,
     ) -> Result<Conditional, SourceError> {
         let mut request = self.inner.get(url);
+        if let Some(accept) = accept.and_then(header_value) {
+            request = request.header(header::ACCEPT, accept);
+        }
         if let Some(etag) = validators.etag.as_deref().and_then(header_value) {
             request = request.header(header::IF_NONE_MATCH, etag);
         }

@@ -33,6 +33,10 @@ use std::collections::{HashMap, HashSet};
 /// How many item ids the cursor remembers beyond those in the current feed.
 const SEEN_IDS_KEPT: usize = 1000;
 
+/// What a feed reader accepts; some sites serve their HTML page to a client that says `*/*`.
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json;q=0.9, \
+                           application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8";
+
 /// Longest guid used as an id as it is; a longer one is hashed.
 const MAX_RAW_ID_LEN: usize = 200;
 
@@ -100,7 +104,11 @@ impl RssSource {
             etag: previous.etag.clone(),
             last_modified: previous.last_modified.clone(),
         };
-        let fetched = match self.client.get_conditional(name, url, &validators).await? {
+        let fetched = match self
+            .client
+            .get_conditional(name, url, Some(FEED_ACCEPT), &validators)
+            .await?
+        {
             Conditional::NotModified => {
                 tracing::debug!(source = name, "feed not modified");
                 return Ok(Batch::default());
