@@ -186,6 +186,8 @@ async fn a_server_with_only_last_modified_gets_if_modified_since() {
                 assert!(headers.get(header::IF_NONE_MATCH).is_none());
                 let accept = headers.get(header::ACCEPT).unwrap().to_str().unwrap();
                 assert!(accept.starts_with("application/rss+xml"), "{accept}");
+                let agent = headers.get(header::USER_AGENT).unwrap().to_str().unwrap();
+                assert!(agent.starts_with("otklik/"), "{agent}");
                 if headers
                     .get(header::IF_MODIFIED_SINCE)
                     .and_then(|v| v.to_str().ok())
