@@ -43,11 +43,45 @@ const OTHERS: &[&str] = &[
     "отличная погода сегодня, ходили на Которосль с детьми",
 ];
 
-const PLACES: &[&str] = &["Шопше", "Великом", "Митине", "Заячьем-Холме", "Гаврилов-Яме", "Петраково", "Ильинском-Урусове"];
-const STREETS: &[&str] = &["Советской", "Кирова", "Менжинского", "Клубной", "Северной", "Победы", "Строителей"];
+const PLACES: &[&str] = &[
+    "Шопше",
+    "Великом",
+    "Митине",
+    "Заячьем-Холме",
+    "Гаврилов-Яме",
+    "Петраково",
+    "Ильинском-Урусове",
+];
+const STREETS: &[&str] = &[
+    "Советской",
+    "Кирова",
+    "Менжинского",
+    "Клубной",
+    "Северной",
+    "Победы",
+    "Строителей",
+];
 const FILLER: &[&str] = &[
-    "уже", "опять", "вчера", "сегодня", "люди", "жители", "пожалуйста", "администрация", "очень", "неделю", "давно",
-    "написали", "обращались", "ответа", "нет", "соседи", "говорят", "вообще", "никто", "сделайте",
+    "уже",
+    "опять",
+    "вчера",
+    "сегодня",
+    "люди",
+    "жители",
+    "пожалуйста",
+    "администрация",
+    "очень",
+    "неделю",
+    "давно",
+    "написали",
+    "обращались",
+    "ответа",
+    "нет",
+    "соседи",
+    "говорят",
+    "вообще",
+    "никто",
+    "сделайте",
 ];
 
 /// Deterministic synthetic posts: a mix of complaints and other chatter, with filler words so
@@ -158,11 +192,28 @@ pub struct IngestFigures {
 impl fmt::Display for IngestFigures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "posts:                 {}", self.posts)?;
-        writeln!(f, "pipeline:              {:.0} posts/s ({:.2} s)", self.pipeline_posts_per_sec, self.pipeline_seconds)?;
-        writeln!(f, "raw tantivy indexing:  {:.0} docs/s ({:.2} s)", self.raw_index_docs_per_sec, self.raw_index_seconds)?;
+        writeln!(
+            f,
+            "pipeline:              {:.0} posts/s ({:.2} s)",
+            self.pipeline_posts_per_sec, self.pipeline_seconds
+        )?;
+        writeln!(
+            f,
+            "raw tantivy indexing:  {:.0} docs/s ({:.2} s)",
+            self.raw_index_docs_per_sec, self.raw_index_seconds
+        )?;
         writeln!(f, "ratio:                 {:.2}", self.ratio)?;
-        writeln!(f, "incidents opened:      {} (posts attached: {})", self.incidents_opened, self.posts_attached)?;
-        write!(f, "on disk:               store {} MiB, index {} MiB", self.store_bytes >> 20, self.index_bytes >> 20)
+        writeln!(
+            f,
+            "incidents opened:      {} (posts attached: {})",
+            self.incidents_opened, self.posts_attached
+        )?;
+        write!(
+            f,
+            "on disk:               store {} MiB, index {} MiB",
+            self.store_bytes >> 20,
+            self.index_bytes >> 20
+        )
     }
 }
 
@@ -197,7 +248,10 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     }
     drop(pipeline);
     let committed = index.finish();
-    anyhow::ensure!(committed == n as u64, "index committed {committed} of {n} posts");
+    anyhow::ensure!(
+        committed == n as u64,
+        "index committed {committed} of {n} posts"
+    );
     let pipeline_seconds = started.elapsed().as_secs_f64();
     let store_bytes = dir_size(&dir.join("store"));
     let index_bytes = dir_size(&dir.join("search"));
@@ -207,8 +261,10 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     let started = Instant::now();
     let raw = open_or_create(&raw_dir)?;
     let fields = crate::index::Fields::of(&raw.schema());
-    let mut writer: tantivy::IndexWriter =
-        raw.writer_with_num_threads(settings.writer_threads, settings.writer_memory_mb * 1024 * 1024)?;
+    let mut writer: tantivy::IndexWriter = raw.writer_with_num_threads(
+        settings.writer_threads,
+        settings.writer_memory_mb * 1024 * 1024,
+    )?;
     for (seq, post) in posts.into_iter().enumerate() {
         let stored = StoredPost {
             seq: seq as u64 + 1,
@@ -254,8 +310,16 @@ pub struct UnderstandFigures {
 impl fmt::Display for UnderstandFigures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "posts:          {}", self.posts)?;
-        writeln!(f, "understanding:  {:.0} posts/s on one core ({:.2} s)", self.posts_per_sec, self.seconds)?;
-        writeln!(f, "baseline:       {:.0} posts/s (lowercasing only)", self.lowercase_posts_per_sec)?;
+        writeln!(
+            f,
+            "understanding:  {:.0} posts/s on one core ({:.2} s)",
+            self.posts_per_sec, self.seconds
+        )?;
+        writeln!(
+            f,
+            "baseline:       {:.0} posts/s (lowercasing only)",
+            self.lowercase_posts_per_sec
+        )?;
         write!(f, "incidents:      {}", self.incidents)
     }
 }
@@ -297,7 +361,9 @@ fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {

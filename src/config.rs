@@ -113,6 +113,32 @@ pub struct RssSourceConfig {
     /// A disabled source is kept in the configuration but not polled.
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Time zone (IANA name) assumed for dates in the feed that carry no offset, such as
+    /// "26.11.2026 14:05" or "26 ноября 2026, 14:05".
+    #[serde(default = "default_feed_timezone", with = "tz_name")]
+    pub timezone: chrono_tz::Tz,
+}
+
+fn default_feed_timezone() -> chrono_tz::Tz {
+    chrono_tz::Europe::Moscow
+}
+
+/// A time zone in the configuration, written as its IANA name (`Europe/Moscow`).
+mod tz_name {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(|_| {
+            D::Error::custom(format!(
+                "unknown time zone {name:?}, expected an IANA name such as \"Europe/Moscow\""
+            ))
+        })
+    }
 }
 
 fn default_feed_author_kind() -> crate::model::AuthorKind {

@@ -8,12 +8,14 @@
 //! - [`index`]: the tantivy full-text index, derived from the store.
 //! - [`incidents`]: opening and attaching incidents, response clocks on working time.
 //! - [`daemon`]: wires the tasks together and shuts them down cleanly.
+//! - [`demo`]: bundled local posts and a loopback feed server that publishes them.
 //!
 //! ARCHITECTURE.md states the invariants these modules keep.
 
 pub mod bench;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod incidents;
 pub mod index;
 pub mod model;

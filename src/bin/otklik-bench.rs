@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 use otklik::bench::{IngestFigures, UnderstandFigures, ingest, understand_only};
 
 #[derive(Parser)]
-#[command(name = "otklik-bench", about = "otklik benchmarks: printed figures with a same-run baseline")]
+#[command(
+    name = "otklik-bench",
+    about = "otklik benchmarks: printed figures with a same-run baseline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
