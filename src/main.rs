@@ -27,6 +27,16 @@ enum Command {
         #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
         config: PathBuf,
     },
+    /// The main job on an embedded default: loopback sources with bundled posts, no tokens,
+    /// no internet. Runs until Ctrl-C.
+    Demo {
+        /// Data directory for the demo (cleared at start if an earlier demo left it).
+        #[arg(long, default_value = "index")]
+        data_dir: PathBuf,
+        /// How fast the bundled posts arrive: 1.0 spreads them over about three minutes.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
     /// Validate the configuration and every file it names; exit 0 when fine, 78 when not.
     CheckConfig {
         #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
@@ -176,9 +186,10 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr (the journal under systemd); `OTKLIK_LOG` sets the filter.
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OTKLIK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,sled=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -187,6 +198,8 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
     }
 }
+
+const DAEMON_LOG: &str = "info,tantivy=warn,sled=warn";
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -199,12 +212,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config } => {
             let loaded = config::load(&config)?;
-            init_logging(loaded.settings.daemon.log_format);
+            init_logging(loaded.settings.daemon.log_format, DAEMON_LOG);
             runtime()?.block_on(async {
                 let sources = otklik::sources::build(&loaded)?;
                 let (activity, _) = tokio::sync::broadcast::channel(1024);
                 otklik::daemon::run(loaded, sources, activity).await
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { data_dir, speed } => {
+            anyhow::ensure!(
+                speed > 0.0 && speed.is_finite(),
+                "--speed must be a positive number"
+            );
+            // The narration tells the story; logs only speak up about trouble.
+            init_logging(LogFormat::Text, "warn,tantivy=error,sled=error");
+            runtime()?.block_on(otklik::demo::run(data_dir, speed))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {
@@ -238,7 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex { data } => {
-            init_logging(LogFormat::Text);
+            init_logging(LogFormat::Text, DAEMON_LOG);
             let report = otklik::reindex::reindex(&data.data_dir)?;
             println!(
                 "индекс перестроен: {} сообщений за {:.1} с ({})",

@@ -7,9 +7,17 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn the_shipped_configuration_is_valid() {
-    let out = run(&["check-config", "--config", &repo_config().join("otklik.toml").to_string_lossy()]);
+    let out = run(&[
+        "check-config",
+        "--config",
+        &repo_config().join("otklik.toml").to_string_lossy(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("конфигурация в порядке"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("конфигурация в порядке"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -34,7 +42,10 @@ fn a_source_pointing_at_an_unknown_territory_is_refused() {
     let out = run(&["check-config", "--config", &path.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(78));
     let err = stderr(&out);
-    assert!(err.contains("sources.rss[0].territory") && err.contains("atlantida"), "{err}");
+    assert!(
+        err.contains("sources.rss[0].territory") && err.contains("atlantida"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -48,7 +59,11 @@ fn an_environment_override_is_applied_and_a_bad_one_is_named() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
-    assert!(stderr(&out).contains("index.writer_threads"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("index.writer_threads"),
+        "{}",
+        stderr(&out)
+    );
     let out = otklik()
         .args(["check-config", "--config"])
         .arg(&path)
@@ -56,7 +71,11 @@ fn an_environment_override_is_applied_and_a_bad_one_is_named() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
-    assert!(stderr(&out).contains("OTKLIK__INDEX__WRITER_THREADS"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("OTKLIK__INDEX__WRITER_THREADS"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -66,7 +85,11 @@ fn a_missing_data_file_is_named() {
     std::fs::write(&path, "[files]\norg = \"nowhere/org.toml\"\n").unwrap();
     let out = run(&["check-config", "--config", &path.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(78));
-    assert!(stderr(&out).contains("nowhere/org.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nowhere/org.toml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -76,20 +99,34 @@ fn the_daemon_stops_cleanly_on_sigterm_and_holds_its_data_directory_while_runnin
     let log = dir.path().join("daemon.log");
     let mut daemon = spawn_daemon(&config, &log);
     wait_for(Duration::from_secs(20), "the daemon to be ready", || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("otklik is running")
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("otklik is running")
     });
 
     let data = dir.path().join("data");
     let out = run(&["reindex", "--data-dir", &data.to_string_lossy()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("in use by another otklik process"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in use by another otklik process"),
+        "{}",
+        stderr(&out)
+    );
 
     let asked = Instant::now();
     send_signal(&daemon, "TERM");
     let status = daemon.wait().unwrap();
-    assert!(status.success(), "exit status {status:?}; log:\n{}", std::fs::read_to_string(&log).unwrap());
+    assert!(
+        status.success(),
+        "exit status {status:?}; log:\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     assert!(asked.elapsed() < Duration::from_secs(10));
-    assert!(std::fs::read_to_string(&log).unwrap().contains("stopped cleanly"));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("stopped cleanly")
+    );
 
     // With the daemon gone the store is free again.
     let out = run(&["reindex", "--data-dir", &data.to_string_lossy()]);
@@ -108,15 +145,31 @@ fn search_without_an_index_says_what_to_do() {
 fn deadline_counts_working_hours_over_a_short_day_and_a_holiday() {
     // Tuesday 3 Nov 2026 is a pre-holiday day (closes 16:15 instead of 17:15) and 4 Nov is a
     // holiday: from 16:30 on the 3rd, the hour runs on Thursday 5 Nov from 08:00.
-    let out = run(&["deadline", "--from", "2026-11-03 16:30", "--working-hours", "1"]);
+    let out = run(&[
+        "deadline",
+        "--from",
+        "2026-11-03 16:30",
+        "--working-hours",
+        "1",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("2026-11-05 09:00"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("2026-11-05 09:00"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn deadline_into_a_year_without_a_calendar_is_a_clear_error() {
     // Eight working hours from 30 Dec 2026 16:00 run into 2027, whose calendar is not shipped.
-    let out = run(&["deadline", "--from", "2026-12-30 16:00", "--working-hours", "8"]);
+    let out = run(&[
+        "deadline",
+        "--from",
+        "2026-12-30 16:00",
+        "--working-hours",
+        "8",
+    ]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("calendar-2027.toml"), "{err}");

@@ -9,7 +9,6 @@ use common::*;
 use std::collections::HashMap;
 use std::time::Duration;
 
-
 #[test]
 fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let posts = 240;
@@ -29,15 +28,20 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(rng.u64(150..1500)));
         daemon.kill().unwrap(); // SIGKILL
         daemon.wait().unwrap();
-        eprintln!("round {round}: killed with {} posts released", feed.released());
+        eprintln!(
+            "round {round}: killed with {} posts released",
+            feed.released()
+        );
     }
 
     // A last, clean run until everything served is stored and searchable.
     let mut daemon = spawn_daemon(&config, &log);
     let data = dir.path().join("data");
-    wait_for(Duration::from_secs(60), "every post to be searchable", || {
-        feed.released() == posts && search_ids(&data).len() >= posts
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "every post to be searchable",
+        || feed.released() == posts && search_ids(&data).len() >= posts,
+    );
     send_signal(&daemon, "TERM");
     assert!(daemon.wait().unwrap().success());
 
@@ -54,17 +58,33 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
             None => panic!("{uid} is missing from search"),
         }
     }
-    assert_eq!(ids.len(), posts, "search holds posts that were never served");
+    assert_eq!(
+        ids.len(),
+        posts,
+        "search holds posts that were never served"
+    );
 
     // The store agrees: rebuilding the index from it gives the same count.
     let out = run(&["reindex", "--data-dir", &data.to_string_lossy()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!(" {posts} ")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!(" {posts} ")),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(search_ids(&data).len(), posts);
 }
 
 fn search_ids(data: &std::path::Path) -> Vec<String> {
-    let out = run(&["search", "", "--data-dir", &data.to_string_lossy(), "--limit", "100000", "--json"]);
+    let out = run(&[
+        "search",
+        "",
+        "--data-dir",
+        &data.to_string_lossy(),
+        "--limit",
+        "100000",
+        "--json",
+    ]);
     if !out.status.success() {
         return Vec::new();
     }

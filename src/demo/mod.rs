@@ -7,3 +7,98 @@
 
 pub mod dataset;
 pub mod feeds;
+
+pub mod narrate;
+
+use crate::config::{Loaded, PollSettings};
+use crate::incidents::deadlines::DeadlinePolicy;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Marks a data directory as the demo's own, so that the next demo may clear it.
+const DEMO_MARKER: &str = ".otklik-demo";
+
+/// `otklik demo`: serve the bundled posts from loopback feeds, run the daemon against them
+/// with data in `data_dir`, narrate what happens, and keep running until Ctrl-C.
+pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
+    prepare_data_dir(&data_dir)?;
+    let server = feeds::FeedServer::start(dataset::Dataset::bundled(), speed)
+        .await
+        .context("starting the demo feed server on 127.0.0.1")?;
+    let mut loaded = Loaded::embedded(data_dir.clone());
+    loaded.settings.index.commit_interval_secs = 1;
+    let quick = PollSettings {
+        min_interval_secs: 2,
+        max_interval_secs: 5,
+        backoff_initial_secs: 2,
+        backoff_max_secs: 10,
+        failing_after: 3,
+    };
+    loaded.settings.sources.rss = server
+        .feeds
+        .iter()
+        .map(|feed| {
+            let mut config = feed.source_config();
+            config.poll = Some(quick.clone());
+            config
+        })
+        .collect();
+    let sources = crate::sources::build(&loaded)?;
+    let (activity, narration) = tokio::sync::broadcast::channel(4096);
+    let narrator = narrate::Narrator {
+        org: Arc::new(loaded.org.clone()),
+        knowledge: Arc::new(loaded.knowledge.clone()),
+        deadlines: DeadlinePolicy::new(loaded.settings.deadlines.clone(), loaded.calendar.clone()),
+    };
+    let posts = dataset::Dataset::bundled().posts.len();
+    println!("otklik — демонстрация на встроенных данных (без токенов и без интернета)");
+    println!();
+    println!("Учебные источники запущены на http://{}:", server.addr);
+    for feed in &server.feeds {
+        println!("  • {} — {}", feed.community, feed.url);
+    }
+    println!(
+        "В течение нескольких минут в них появятся {posts} сообщений жителей, СМИ и администрации."
+    );
+    println!("Данные сохраняются в {}.", data_dir.display());
+    println!();
+    println!("Поиск из другого окна, пока идёт демонстрация:");
+    println!(
+        "  cargo run --release -- search \"нет воды\" --data-dir {}",
+        data_dir.display()
+    );
+    println!("Остановка: Ctrl+C.");
+    println!();
+    tokio::spawn(narrator.run(narration));
+    let result = crate::daemon::run(loaded, sources, activity).await;
+    server.stop().await;
+    result
+}
+
+/// Use `dir` for the demo: create it, or clear what an earlier demo left there. A directory
+/// with other data in it is refused, never cleared.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let marker = dir.join(DEMO_MARKER);
+    if crate::daemon::is_data_dir(dir) {
+        anyhow::ensure!(
+            marker.exists(),
+            "{} holds data that is not the demo's; give the demo another directory with --data-dir",
+            dir.display()
+        );
+        for sub in [crate::daemon::STORE_DIR, crate::index::INDEX_DIR] {
+            let path = dir.join(sub);
+            if path.exists() {
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("clearing {}", path.display()))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        &marker,
+        "data of `otklik demo`; the next demo clears this directory\n",
+    )
+    .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(())
+}

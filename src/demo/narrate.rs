@@ -39,10 +39,16 @@ impl Narrator {
 
     /// One activity as the lines a person reads.
     pub fn describe(&self, event: &Activity) -> String {
-        let now = Utc::now().with_timezone(&chrono_tz::Europe::Moscow).format("%H:%M:%S");
+        let now = Utc::now()
+            .with_timezone(&chrono_tz::Europe::Moscow)
+            .format("%H:%M:%S");
         match event {
             Activity::PostStored { post } => {
-                let kind = if post.understanding.incident { "жалоба/вопрос" } else { "не инцидент" };
+                let kind = if post.understanding.incident {
+                    "жалоба/вопрос"
+                } else {
+                    "не инцидент"
+                };
                 format!(
                     "{now}  ← {} · {}: «{}» [{kind}]",
                     post.post.key.platform,
@@ -56,23 +62,28 @@ impl Narrator {
                     incident.id,
                     self.topic_line(incident)
                 )];
-                lines.push(format!("            территория: {}", self.place_line(incident)));
-                let owner = incident
-                    .owner
-                    .as_ref()
-                    .map_or_else(|| "не определён — нужна модерация".to_string(), |o| self.org.owner_name(o));
+                lines.push(format!(
+                    "            территория: {}",
+                    self.place_line(incident)
+                ));
+                let owner = incident.owner.as_ref().map_or_else(
+                    || "не определён — нужна модерация".to_string(),
+                    |o| self.org.owner_name(o),
+                );
                 lines.push(format!("            ответственный: {owner}"));
                 let mut status = format!("            статус: {}", incident.status.label_ru());
                 if incident.urgent {
                     status.push_str(" · СРОЧНО");
                 }
-                match self
-                    .deadlines
-                    .first_response_due(incident.created, incident.urgent, Some(&incident.group))
-                {
+                match self.deadlines.first_response_due(
+                    incident.created,
+                    incident.urgent,
+                    Some(&incident.group),
+                ) {
                     Ok(due) => status.push_str(&format!(
                         " · первый ответ до {}",
-                        due.with_timezone(&chrono_tz::Europe::Moscow).format("%d.%m %H:%M")
+                        due.with_timezone(&chrono_tz::Europe::Moscow)
+                            .format("%d.%m %H:%M")
                     )),
                     Err(error) => status.push_str(&format!(" · срок не рассчитан: {error}")),
                 }
@@ -90,10 +101,17 @@ impl Narrator {
                 incident.id,
                 incident.authors.len()
             ),
-            Activity::SourceHealth { source, state, error } => format!(
+            Activity::SourceHealth {
+                source,
+                state,
+                error,
+            } => format!(
                 "{now}  ⚠ Источник «{source}»: {}{}",
                 state.label_ru(),
-                error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -111,10 +129,10 @@ impl Narrator {
     }
 
     fn place_line(&self, incident: &Incident) -> String {
-        let territory = incident
-            .territory
-            .as_deref()
-            .map_or_else(|| "не определена".to_string(), |t| self.org.territory_name(t));
+        let territory = incident.territory.as_deref().map_or_else(
+            || "не определена".to_string(),
+            |t| self.org.territory_name(t),
+        );
         match &incident.place {
             Some(place) => format!("{territory} ({place})"),
             None => territory,

@@ -95,8 +95,8 @@ impl HealthState {
     }
 }
 
-/// Build every enabled source of the configuration.
+/// Build every enabled source of the configuration, sharing one HTTP client.
 pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Source>>> {
-    let _ = loaded;
-    Ok(Vec::new())
+    let client = http::HttpClient::new(&loaded.settings.http)?;
+    Ok(rss::enabled_sources(&loaded.settings.sources.rss, &client))
 }

@@ -27,10 +27,20 @@ struct Shared {
 impl GrowingFeed {
     /// Serve `total` posts, one every `per_post`, on a runtime of its own.
     pub fn start(total: usize, per_post: Duration) -> GrowingFeed {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         let started = Instant::now();
-        let shared = Arc::new(Shared { started, per_post, total });
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let shared = Arc::new(Shared {
+            started,
+            per_post,
+            total,
+        });
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let app = Router::new().route("/rss", get(feed)).with_state(shared);
         runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -75,5 +85,8 @@ async fn feed(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         ));
     }
     xml.push_str("</channel></rss>");
-    ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml)
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+        xml,
+    )
 }
