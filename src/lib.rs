@@ -12,6 +12,7 @@
 //! ARCHITECTURE.md states the invariants these modules keep.
 
 pub mod config;
+pub mod eval;
 pub mod incidents;
 pub mod model;
 pub mod sources;
