@@ -90,6 +90,9 @@ struct OpenProblem {
 /// Most stems a problem's fingerprint keeps as posts join it.
 const PROBLEM_FINGERPRINT_MAX: usize = 256;
 
+/// How far back a follow-up comment looks for the problem it follows.
+pub const FOLLOW_UP_HOURS: i64 = 6;
+
 /// In-memory incident detector: the rule the daemon applies against its open incidents.
 #[derive(Default)]
 pub struct Clusterer {
@@ -99,9 +102,23 @@ pub struct Clusterer {
 
 impl Clusterer {
     /// The cluster id for an understood post seen at `time`, or `None` when it is no incident.
-    pub fn assign(&mut self, u: &Understanding, time: DateTime<Utc>) -> Option<String> {
+    /// A comment that only follows up («у нас тоже», «поддерживаю») joins the problem last
+    /// mentioned in its territory within [`FOLLOW_UP_HOURS`] (the daemon knows the parent post
+    /// and uses its incident instead).
+    pub fn assign(&mut self, u: &Understanding, time: DateTime<Utc>, is_comment: bool) -> Option<String> {
         if !u.incident {
             return None;
+        }
+        if is_comment && u.follow_up {
+            let latest = self
+                .open
+                .iter_mut()
+                .filter(|o| o.territory == u.territory && (time - o.last_seen).num_minutes().abs() <= FOLLOW_UP_HOURS * 60)
+                .max_by_key(|o| o.last_seen);
+            if let Some(o) = latest {
+                o.last_seen = o.last_seen.max(time);
+                return Some(o.id.clone());
+            }
         }
         let post = ProblemRef {
             group: u.group.as_deref(),
@@ -159,12 +176,26 @@ fn predict(posts: &[CorpusPost], k: &Knowledge) -> Vec<Prediction> {
     let mut clusters = vec![None; posts.len()];
     let mut clusterer = Clusterer::default();
     for i in order {
-        clusters[i] = clusterer.assign(&understood[i], posts[i].published.with_timezone(&Utc));
+        let (_, is_comment) = platform_of(&posts[i].source);
+        clusters[i] = clusterer.assign(&understood[i], posts[i].published.with_timezone(&Utc), is_comment);
     }
+    // Urgency belongs to the incident: one urgent post makes all of its posts urgent.
+    let urgent_clusters: BTreeSet<&String> = clusters
+        .iter()
+        .zip(&understood)
+        .filter(|(c, u)| c.is_some() && u.urgent)
+        .filter_map(|(c, _)| c.as_ref())
+        .collect();
+    let urgent: Vec<bool> = clusters
+        .iter()
+        .zip(&understood)
+        .map(|(c, u)| u.urgent || c.as_ref().is_some_and(|c| urgent_clusters.contains(c)))
+        .collect();
     understood
         .into_iter()
-        .zip(clusters)
-        .map(|(u, cluster)| Prediction {
+        .zip(clusters.clone())
+        .zip(urgent)
+        .map(|((u, cluster), urgent)| Prediction {
             label: Label {
                 incident: u.incident,
                 group: if u.incident { u.group } else { None },
@@ -172,7 +203,7 @@ fn predict(posts: &[CorpusPost], k: &Knowledge) -> Vec<Prediction> {
                 territory: u.territory,
                 place: u.place,
                 cluster,
-                urgent: u.urgent,
+                urgent,
             },
             score: u.score,
             reasons: u.reasons,

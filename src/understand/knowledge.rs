@@ -17,6 +17,8 @@ pub struct Cue {
     pub reason: String,
     pub weight: f32,
     pub urgent: bool,
+    /// The post adds to one said before («у нас тоже», «поддерживаю»).
+    pub follow_up: bool,
 }
 
 /// Everything the understanding step knows about the district and its topics.
@@ -200,6 +202,8 @@ struct CueSpec {
     weight: f32,
     #[serde(default)]
     urgent: bool,
+    #[serde(default)]
+    follow_up: bool,
     terms: Vec<String>,
 }
 
@@ -217,10 +221,13 @@ fn one() -> f32 {
     1.0
 }
 
-/// Weight of a term: longer phrases are more specific.
+/// Weight of a term: a longer phrase is more specific, up to a point; each further part of
+/// a conjunction adds a little.
 fn term_weight(base: f32, term: &str) -> f32 {
-    let words = term.split_whitespace().filter(|w| *w != "&").count().max(1);
-    base * (1.0 + 0.5 * (words as f32 - 1.0))
+    let parts: Vec<usize> = term.split('&').map(|p| p.split_whitespace().count()).collect();
+    let longest = parts.iter().copied().max().unwrap_or(1).max(1);
+    let phrase = (1.0 + 0.25 * (longest as f32 - 1.0)).min(1.75);
+    base * (phrase + 0.25 * (parts.len() as f32 - 1.0))
 }
 
 fn parse_lexicon(
@@ -255,6 +262,7 @@ fn parse_lexicon(
             reason: c.reason.clone(),
             weight: c.weight,
             urgent: c.urgent,
+            follow_up: c.follow_up,
         });
     }
     for (i, spec) in lex.topic.iter().enumerate() {
@@ -328,11 +336,16 @@ fn parse_places(
                 ),
             ));
         }
-        let strict = match get(strict_col) {
-            "" | "no" | "нет" => false,
-            "yes" | "да" => true,
+        let (strict, weak) = match get(strict_col) {
+            "" | "no" | "нет" => (false, false),
+            "yes" | "да" => (true, false),
+            "weak" => (false, true),
             other => {
-                return Err(ConfigError::new(file, format!("line {n} ({name}).strict"), format!("expected «yes» or «no», found «{other}»")));
+                return Err(ConfigError::new(
+                    file,
+                    format!("line {n} ({name}).strict"),
+                    format!("expected «yes», «no» or «weak», found «{other}»"),
+                ));
             }
         };
         let class = match (territory, kind) {
@@ -356,6 +369,7 @@ fn parse_places(
                 territory: territory.to_string(),
                 class,
                 strict,
+                weak,
             },
             aliases,
         ));

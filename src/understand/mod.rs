@@ -118,6 +118,10 @@ pub struct Understanding {
     pub reasons: Vec<String>,
     /// Hashed content stems, for near-duplicate comparison.
     pub fingerprint: Vec<u32>,
+    /// The post adds to one said before («у нас тоже», «поддерживаю»): a comment like this
+    /// belongs to the incident of the post it answers, whatever its own words.
+    #[serde(default)]
+    pub follow_up: bool,
 }
 
 /// Confidence above which a post counts as an incident (on the raw, pre-sigmoid score).
@@ -136,12 +140,19 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     let hits = knowledge.matcher.phrases(&n);
     let all_terms = knowledge.matcher.terms(&hits, |_, _| false);
     let places = place::accept(&knowledge.places, &n, &all_terms, |t| knowledge.owner(t));
-    let masked = |f: u32, l: u32| places.iter().any(|p| f <= p.last && l >= p.first);
+    // Place names are no topic words («Гаврилов-Ям» is no «яма»); landmarks are («автостанция»).
+    let masked = |f: u32, l: u32| {
+        places.iter().any(|p| {
+            f <= p.last && l >= p.first && knowledge.places[p.place as usize].class != place::PlaceClass::Landmark
+        })
+    };
     let terms = knowledge.matcher.terms(&hits, masked);
     let mut reasons = Vec::new();
 
     // Topic: the best-scoring topic, its group winning ties by the group's other evidence.
+    // Per topic: the strongest term plus half of the others (synonyms confirm, not multiply).
     let mut topic_score: Vec<(u32, f32, Vec<String>)> = Vec::new();
+    let mut topic_max: Vec<(u32, f32)> = Vec::new();
     let mut cue_hits: Vec<(u32, f32, Vec<String>)> = Vec::new();
     for h in &terms {
         let term = knowledge.matcher.term(h.term);
@@ -154,11 +165,21 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
                 if cue.weight < 0.0 && negated && !term.source.starts_with("не ") {
                     continue;
                 }
+                // «отремонтировали» in quotes is irony, not news of a repair.
+                if cue.weight < 0.0 && n.tokens[h.first as usize].quoted {
+                    continue;
+                }
                 (&mut cue_hits, c)
             }
             matcher::Owner::Place(_) => continue,
         };
         let words = quote(&n, h.first, h.last);
+        if matches!(term.owner, matcher::Owner::Topic(_)) {
+            match topic_max.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, m)) => *m = m.max(term.weight),
+                None => topic_max.push((id, term.weight)),
+            }
+        }
         match list.iter_mut().find(|(i, _, _)| *i == id) {
             Some((_, w, ev)) => {
                 *w += term.weight;
@@ -168,6 +189,10 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             }
             None => list.push((id, term.weight, vec![words])),
         }
+    }
+    for (t, w, _) in topic_score.iter_mut() {
+        let max = topic_max.iter().find(|(i, _)| i == t).map_or(*w, |(_, m)| *m);
+        *w = max + 0.5 * (*w - max);
     }
     let group_total = |g: u16| -> f32 {
         topic_score
@@ -188,8 +213,9 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         });
 
     // Incident or not.
-    let mut score: f32 = -1.0;
+    let mut score: f32 = -0.6;
     let mut urgent_cue = None;
+    let mut follow_up = false;
     for (c, w, ev) in &cue_hits {
         let cue = &knowledge.cues[*c as usize];
         // Synonyms of one cue add up, but only so far.
@@ -197,6 +223,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         score += w;
         let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
         reasons.push(format!("{}: {}", cue.reason, ev.join(", ")));
+        follow_up |= cue.follow_up;
         if cue.urgent && urgent_cue.is_none() {
             urgent_cue = Some(cue.reason.clone());
         }
@@ -224,13 +251,18 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         AuthorKind::Media | AuthorKind::Resident => {}
     }
 
-    let located = place::locate(&knowledge.places, &n, &places, post.community_territory);
-    if located.territory.as_deref() == Some("outside") {
-        score -= 5.0;
+    let speaks_for_district = post.community_territory.is_none()
+        && matches!(post.author_kind, AuthorKind::Official | AuthorKind::Media);
+    let located = place::locate(&knowledge.places, &n, &places, post.community_territory, speaks_for_district);
+    // A problem of another town or district is not ours, however it is worded.
+    let outside = located.territory.as_deref() == Some("outside");
+    if outside {
+        score = score.min(-2.0);
+        reasons.push("проблема за пределами округа".into());
     }
     reasons.push(located.reason);
 
-    let incident = score >= INCIDENT_THRESHOLD && (best.is_some() || score >= TOPICLESS_THRESHOLD);
+    let incident = !outside && score >= INCIDENT_THRESHOLD && (best.is_some() || score >= TOPICLESS_THRESHOLD);
     let (group, topic) = match best {
         Some((t, _, ev)) => {
             let (g, topic) = knowledge.topic(t);
@@ -267,6 +299,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         place: located.place,
         reasons,
         fingerprint: similar::fingerprint(&n),
+        follow_up,
     }
 }
 
@@ -284,33 +317,45 @@ pub struct ProblemRef<'a> {
 
 /// How long a problem stays open to new mentions after the last one.
 pub const SAME_PROBLEM_HOURS: i64 = 72;
+/// Same topic at the same named place: the problem stays open this long.
+pub const SAME_PLACE_HOURS: i64 = 7 * 24;
+/// Within this many hours, same group and territory with a few words in common is enough.
+pub const CLOSE_IN_TIME_HOURS: i64 = 4;
 
 /// The street part of a place («Гаврилов-Ям, ул. Кирова, д. 20» → «ул. Кирова»), if any.
 fn street_of(place: &str) -> Option<&str> {
-    place.split(", ").find(|p| !p.starts_with("д. ") && p.contains(". ") && !p.starts_with("с. "))
+    place.split(", ").find(|p| p.starts_with("ул. ") || p.starts_with("пер. ") || p.starts_with("пр-т "))
 }
 
 /// Whether a new post (`post`) is about the same real-world problem as `open`: same group and
-/// territory, mentioned within [`SAME_PROBLEM_HOURS`], not at two different named streets, and
-/// either the same topic with some words in common or many words in common.
+/// territory, not at two different named streets, and then by topic, place, time and words:
+/// the same topic within [`SAME_PROBLEM_HOURS`] (a week at the same named place), or another
+/// topic of the group with words in common (few needed within [`CLOSE_IN_TIME_HOURS`]).
 pub fn same_problem(post: &ProblemRef<'_>, open: &ProblemRef<'_>) -> bool {
     if post.group.is_none() || post.group != open.group || post.territory != open.territory {
         return false;
     }
-    if (post.last_seen - open.last_seen).num_hours().abs() > SAME_PROBLEM_HOURS {
+    let hours = (post.last_seen - open.last_seen).num_minutes().abs() as f64 / 60.0;
+    let (a, b) = (post.place.and_then(street_of), open.place.and_then(street_of));
+    if let (Some(a), Some(b)) = (a, b)
+        && a != b
+    {
         return false;
     }
-    let same_place = match (post.place.and_then(street_of), open.place.and_then(street_of)) {
-        (Some(a), Some(b)) if a != b => return false,
-        (Some(_), Some(_)) => true,
-        _ => post.place.is_some() && post.place == open.place,
-    };
-    let sim = similarity(post.fingerprint, open.fingerprint);
+    let same_place = a.is_some() && a == b || post.place.is_some() && post.place == open.place;
     let same_topic = post.topic.is_some() && post.topic == open.topic;
-    match (same_topic, same_place) {
-        (true, true) => true,
-        (true, false) => sim >= 0.15,
-        (false, true) => sim >= 0.2,
-        (false, false) => sim >= 0.4,
+    let sim = similarity(post.fingerprint, open.fingerprint);
+    if same_topic && same_place {
+        return hours <= SAME_PLACE_HOURS as f64;
     }
+    if hours > SAME_PROBLEM_HOURS as f64 {
+        return false;
+    }
+    if same_topic {
+        return true;
+    }
+    if hours <= CLOSE_IN_TIME_HOURS as f64 {
+        return sim >= 0.08 || same_place;
+    }
+    sim >= if same_place { 0.15 } else { 0.3 }
 }

@@ -18,6 +18,11 @@ pub struct Token {
     pub sentence_start: bool,
     /// The word came from a hashtag.
     pub hashtag: bool,
+    /// The word is the display name of a VK mention (`[club1|Администрация округа]`): it
+    /// names a page, not a place or a problem.
+    pub mention: bool,
+    /// The word stands inside quotation marks: a citation or irony («отремонтировали»).
+    pub quoted: bool,
 }
 
 /// The normalized text: words in lower case, separated by single spaces, with a space before
@@ -30,7 +35,8 @@ pub struct Normalized {
     pub questions: u32,
     /// Exclamation marks in the original (runs count once).
     pub exclamations: u32,
-    /// Words of three letters or more written in capitals (shouting).
+    /// Words of five letters or more written in capitals (shouting; shorter ones are
+    /// abbreviations: ЕГЭ, ЦРБ, ЛЭП).
     pub shouted: u32,
     /// Cyrillic letters in the original.
     pub cyrillic: u32,
@@ -92,6 +98,8 @@ struct Builder {
     capital: bool,
     sentence_start: bool,
     hashtag: bool,
+    mention: bool,
+    quoted: bool,
 }
 
 impl Builder {
@@ -128,7 +136,7 @@ impl Builder {
         if self.word.is_empty() {
             return;
         }
-        if self.word_letters >= 3 && self.word_upper == self.word_letters {
+        if self.word_letters >= 5 && self.word_upper == self.word_letters {
             self.out.shouted += 1;
         }
         let start = self.out.text.len();
@@ -147,6 +155,8 @@ impl Builder {
             capital: self.capital,
             sentence_start: self.sentence_start,
             hashtag: self.hashtag,
+            mention: self.mention,
+            quoted: self.quoted,
         });
         self.word.clear();
         self.word_cyr = false;
@@ -200,6 +210,8 @@ pub fn normalize(raw: &str) -> Normalized {
         capital: false,
         sentence_start: true,
         hashtag: false,
+        mention: false,
+        quoted: false,
     };
     b.out.text.push(' ');
     let mut i = 0;
@@ -218,6 +230,7 @@ pub fn normalize(raw: &str) -> Normalized {
                 let id = &chars[i + 1..bar];
                 if !id.is_empty() && id.iter().all(|x| x.is_ascii_alphanumeric() || *x == '_') {
                     b.end_word();
+                    b.mention = true;
                     i = bar + 1;
                     continue;
                 }
@@ -243,13 +256,19 @@ pub fn normalize(raw: &str) -> Normalized {
             b.hashtag = false;
             continue;
         }
-        if c.is_alphanumeric() {
+        if c == ']' && b.mention {
+            b.end_word();
+            b.mention = false;
+        } else if c.is_alphanumeric() {
             b.push_char(c);
         } else if c == '\u{0301}' {
             // A combining stress mark inside a word: drop it, keep the word whole.
         } else {
             b.end_word();
             match c {
+                '«' | '“' | '„' => b.quoted = true,
+                '»' | '”' => b.quoted = false,
+                '"' => b.quoted = !b.quoted,
                 '.' | '!' | '?' | '…' | '\n' => {
                     b.sentence_start = true;
                     if c == '?' && prev_punct != '?' {
@@ -291,14 +310,15 @@ mod tests {
         );
         assert_eq!(n.questions, 1);
         assert!(n.tokens[4].hashtag && !n.tokens[1].hashtag);
+        assert!(n.tokens[0].mention && !n.tokens[1].mention);
         assert_eq!(n.text, " администрация когда ямочный ремонт гаврилов ям нет воды ");
     }
 
     #[test]
     fn yo_and_latin_lookalikes() {
         // "вoдa" written with Latin o and a; "ёлки" with ё.
-        let n = normalize("Нет вoдa, ёлки ТРЕТИЙ день!!!");
-        assert_eq!(words(&n), ["нет", "вода", "елки", "третий", "день"]);
+        let n = normalize("Нет вoдa, ёлки ТРЕТИЙ день!!! ЕГЭ");
+        assert_eq!(words(&n), ["нет", "вода", "елки", "третий", "день", "егэ"]);
         assert_eq!(n.shouted, 1);
         assert_eq!(n.exclamations, 1);
         // A purely Latin word is left alone.
@@ -312,6 +332,13 @@ mod tests {
         assert!(n.tokens[2].sentence_start);
         assert!(n.tokens[4].capital && !n.tokens[4].sentence_start);
         assert_eq!(n.token_at(n.tokens[4].start as usize), 4);
+    }
+
+    #[test]
+    fn quotes_mark_irony() {
+        let n = normalize("мост «отремонтировали» — кинули \"пару\" досок");
+        let q: Vec<bool> = n.tokens.iter().map(|t| t.quoted).collect();
+        assert_eq!(q, [false, true, false, false, true, false]);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Place {
     /// The name is also an ordinary word («Великое спасибо», «День Победы»): count it only
     /// when written with a capital after a preposition or a place word.
     pub strict: bool,
+    /// A generic landmark («стадион», «Дом культуры», «в городе»): it places a post in its
+    /// territory only when nothing else does (no other place, no community territory).
+    pub weak: bool,
 }
 
 impl Place {
@@ -135,8 +138,8 @@ const PLACE_CONTEXT: &[&str] = &[
     "со", "к", "ко", "между", "близ", "над", "село", "селе", "села", "селу", "деревня",
     "деревне", "деревни", "деревню", "поселок", "поселке", "поселка", "д", "п", "пос", "г",
     "город", "городе", "города", "жители", "жителей", "жителям", "улица", "улице", "улицы",
-    "улицу", "ул", "пр", "проспект", "пер", "переулок", "переулке", "площадь", "площади",
-    "проезд", "районе", "угол", "углу", "перекресток", "перекрестке", "напротив", "нас",
+    "улицу", "улицах", "улицам", "ул", "пр", "проспект", "пер", "переулок", "переулке",
+    "площадь", "площади", "проезд", "районе", "угол", "углу", "перекресток", "перекрестке", "напротив", "нас",
     "вдоль", "мимо", "and",
 ];
 
@@ -144,7 +147,7 @@ const PLACE_CONTEXT: &[&str] = &[
 const STREET_CONTEXT: &[&str] = &[
     "на", "по", "с", "со", "от", "до", "у", "около", "возле", "вдоль", "районе", "угол",
     "углу", "перекресток", "перекрестке", "напротив", "улица", "улице", "улицы", "улицу",
-    "улицей", "ул", "пр", "проспект", "проспекте", "пер", "переулок", "переулке", "площадь",
+    "улицей", "улицах", "улицам", "ул", "пр", "проспект", "проспекте", "пер", "переулок", "переулке", "площадь",
     "площади", "мимо", "за", "к",
 ];
 
@@ -167,6 +170,9 @@ pub fn accept(places: &[Place], n: &Normalized, terms: &[TermHit], owner_of: imp
         };
         let place = &places[p as usize];
         let first = &n.tokens[t.first as usize];
+        if first.mention {
+            continue;
+        }
         let prev = (t.first > 0).then(|| n.word(t.first as usize - 1));
         let next_is_number = (t.last as usize + 1) < n.tokens.len()
             && n.word(t.last as usize + 1).starts_with(|c: char| c.is_ascii_digit());
@@ -174,7 +180,7 @@ pub fn accept(places: &[Place], n: &Normalized, terms: &[TermHit], owner_of: imp
             PlaceClass::Street => {
                 first.capital
                     && (prev.is_some_and(|w| STREET_CONTEXT.contains(&w)) || next_is_number)
-                    || prev.is_some_and(|w| matches!(w, "ул" | "улица" | "улице" | "улицы" | "улицу"))
+                    || prev.is_some_and(|w| matches!(w, "ул" | "улица" | "улице" | "улицы" | "улицу" | "улицах"))
             }
             _ if place.strict => {
                 (first.capital || first.hashtag)
@@ -213,48 +219,55 @@ pub struct Located {
 }
 
 /// Decide the territory from the accepted place hits and the community's home territory.
-pub fn locate(places: &[Place], n: &Normalized, hits: &[PlaceHit], community_territory: Option<&str>) -> Located {
-    let rank = |c: PlaceClass| match c {
-        PlaceClass::Village => 0,
-        PlaceClass::Street | PlaceClass::Landmark | PlaceClass::Town => 1,
-        PlaceClass::District => 2,
-        PlaceClass::Outside => 3,
-    };
-    let local: Vec<&PlaceHit> = hits
-        .iter()
-        .filter(|h| rank(places[h.place as usize].class) <= 1)
-        .collect();
-    if let Some(best) = local.iter().min_by_key(|h| (rank(places[h.place as usize].class), h.first)) {
-        let territory = places[best.place as usize].territory.clone();
-        let place = most_precise(places, n, &local, &territory);
-        let words: Vec<&str> = (best.first..=best.last).map(|i| n.word(i as usize)).collect();
-        return Located {
-            reason: format!("место: {} («{}»)", place, words.join(" ")),
-            territory: Some(territory),
-            place: Some(place),
-        };
-    }
-    let outside = hits.iter().find(|h| places[h.place as usize].class == PlaceClass::Outside);
-    let district = hits.iter().find(|h| places[h.place as usize].class == PlaceClass::District);
+/// `speaks_for_district`: an official or media account without a home territory, whose posts
+/// that name no place are about the whole district.
+pub fn locate(
+    places: &[Place],
+    n: &Normalized,
+    hits: &[PlaceHit],
+    community_territory: Option<&str>,
+    speaks_for_district: bool,
+) -> Located {
+    let class = |h: &PlaceHit| places[h.place as usize].class;
     let quote = |h: &PlaceHit| {
         (h.first..=h.last)
             .map(|i| n.word(i as usize))
             .collect::<Vec<_>>()
             .join(" ")
     };
-    if let Some(h) = outside.filter(|h| h.located) {
-        return Located {
-            territory: Some("outside".into()),
-            place: Some(places[h.place as usize].name.clone()),
-            reason: format!("место: за пределами округа — {} («{}»)", places[h.place as usize].name, quote(h)),
-        };
+    let is_local = |h: &&PlaceHit| matches!(class(h), PlaceClass::Village | PlaceClass::Town | PlaceClass::Street | PlaceClass::Landmark);
+    let strong: Vec<&PlaceHit> = hits.iter().filter(is_local).filter(|h| !places[h.place as usize].weak).collect();
+    let weak: Vec<&PlaceHit> = hits.iter().filter(is_local).filter(|h| places[h.place as usize].weak).collect();
+    let outside = hits.iter().find(|h| class(h) == PlaceClass::Outside);
+    let located_outside = hits.iter().find(|h| class(h) == PlaceClass::Outside && h.located);
+    let district = hits.iter().find(|h| class(h) == PlaceClass::District);
+    let out = |h: &PlaceHit| Located {
+        territory: Some("outside".into()),
+        place: Some(places[h.place as usize].name.clone()),
+        reason: format!("место: за пределами округа — {} («{}»)", places[h.place as usize].name, quote(h)),
+    };
+    let whole = |h: &PlaceHit| Located {
+        territory: Some("district".into()),
+        place: None,
+        reason: format!("место: весь округ («{}»)", quote(h)),
+    };
+    // «В Угличе на улице Ленина»: the street is in the other town.
+    if let Some(o) = located_outside
+        && !strong.iter().any(|h| matches!(class(h), PlaceClass::Village | PlaceClass::Town) || h.first < o.first)
+    {
+        return out(o);
     }
-    if let Some(h) = district {
-        return Located {
-            territory: Some("district".into()),
-            place: None,
-            reason: format!("место: весь округ («{}»)", quote(h)),
-        };
+    if let Some(d) = district {
+        let mut territories: Vec<&str> = strong.iter().map(|h| places[h.place as usize].territory.as_str()).collect();
+        territories.sort_unstable();
+        territories.dedup();
+        let only_landmarks = strong.iter().all(|h| class(h) == PlaceClass::Landmark);
+        if territories.len() >= 2 || strong.len() >= 3 || only_landmarks {
+            return whole(d);
+        }
+    }
+    if !strong.is_empty() {
+        return local(places, n, &strong);
     }
     if let Some(t) = community_territory {
         return Located {
@@ -263,17 +276,39 @@ pub fn locate(places: &[Place], n: &Normalized, hits: &[PlaceHit], community_ter
             reason: format!("место не названо: территория сообщества ({t})"),
         };
     }
-    if let Some(h) = outside {
+    if !weak.is_empty() {
+        return local(places, n, &weak);
+    }
+    if let Some(o) = outside {
+        return out(o);
+    }
+    if speaks_for_district {
         return Located {
-            territory: Some("outside".into()),
-            place: Some(places[h.place as usize].name.clone()),
-            reason: format!("место: за пределами округа — {} («{}»)", places[h.place as usize].name, quote(h)),
+            territory: Some("district".into()),
+            place: None,
+            reason: "место не названо: официальный или новостной источник округа".into(),
         };
     }
     Located {
         territory: None,
         place: None,
         reason: "место не названо, сообщество без территории".into(),
+    }
+}
+
+fn local(places: &[Place], n: &Normalized, hits: &[&PlaceHit]) -> Located {
+    let rank = |h: &&&PlaceHit| match places[h.place as usize].class {
+        PlaceClass::Village => 0,
+        _ => 1,
+    };
+    let best = hits.iter().min_by_key(|h| (rank(h), h.first)).expect("hits are not empty");
+    let territory = places[best.place as usize].territory.clone();
+    let place = most_precise(places, n, hits, &territory);
+    let words: Vec<&str> = (best.first..=best.last).map(|i| n.word(i as usize)).collect();
+    Located {
+        reason: format!("место: {} («{}»)", place, words.join(" ")),
+        territory: Some(territory),
+        place: Some(place),
     }
 }
 
@@ -303,7 +338,9 @@ fn most_precise(places: &[Place], n: &Normalized, local: &[&PlaceHit], territory
             let next = best.last as usize + 1;
             if place.class == PlaceClass::Street && next < n.tokens.len() {
                 let w = n.word(next);
-                if w.starts_with(|c: char| c.is_ascii_digit()) && w.len() <= 5 {
+                let unit = next + 1 < n.tokens.len()
+                    && matches!(n.word(next + 1), "руб" | "рублей" | "р" | "км" | "м" | "метров" | "минут" | "человек" | "тысяч" | "градусов");
+                if w.starts_with(|c: char| c.is_ascii_digit()) && w.len() <= 4 && !unit {
                     label.push_str(&format!(", д. {w}"));
                 }
             }
