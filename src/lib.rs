@@ -16,6 +16,7 @@ pub mod bench;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod eval;
 pub mod incidents;
 pub mod index;
 pub mod model;

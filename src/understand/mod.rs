@@ -4,7 +4,17 @@
 //! Everything here is a pure function of the text and the loaded [`Knowledge`]: no I/O, so
 //! the same code serves the daemon, `otklik classify`, the tests and the benchmarks.
 
-use crate::config::ConfigError;
+pub mod burst;
+mod knowledge;
+pub mod language;
+mod matcher;
+pub mod normalize;
+mod place;
+pub mod similar;
+
+pub use knowledge::{Cue, EMBEDDED_TERRITORIES, Knowledge, SPECIAL_TERRITORIES};
+pub use similar::{fingerprint, similarity};
+
 use crate::model::{AuthorKind, Platform, Post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,26 +68,6 @@ impl Taxonomy {
     }
 }
 
-/// Everything the understanding step knows about the district and its topics.
-#[derive(Clone, Debug, Default)]
-pub struct Knowledge {
-    pub taxonomy: Taxonomy,
-}
-
-impl Knowledge {
-    /// Load and validate the knowledge files; `territories` are the territory ids of the org
-    /// chart, which the gazetteer must refer to.
-    pub fn load(files: &KnowledgeFiles, territories: &[String]) -> Result<Knowledge, ConfigError> {
-        let _ = (files, territories);
-        Ok(Knowledge::default())
-    }
-
-    /// The knowledge shipped in `config/`, compiled into the binary (demo, tests, benchmarks).
-    pub fn embedded() -> Knowledge {
-        Knowledge::default()
-    }
-}
-
 /// What the understanding step reads of a post.
 #[derive(Clone, Copy, Debug)]
 pub struct PostView<'a> {
@@ -128,22 +118,188 @@ pub struct Understanding {
     pub reasons: Vec<String>,
     /// Hashed content stems, for near-duplicate comparison.
     pub fingerprint: Vec<u32>,
+    /// The post adds to one said before («у нас тоже», «поддерживаю»): a comment like this
+    /// belongs to the incident of the post it answers, whatever its own words.
+    #[serde(default)]
+    pub follow_up: bool,
+}
+
+/// Confidence above which a post counts as an incident (on the raw, pre-sigmoid score).
+const INCIDENT_THRESHOLD: f32 = 0.5;
+/// Without any topic a post needs this much wording evidence to count.
+const TOPICLESS_THRESHOLD: f32 = 2.5;
+
+fn quote(n: &normalize::Normalized, first: u32, last: u32) -> String {
+    (first..=last).map(|i| n.word(i as usize)).collect::<Vec<_>>().join(" ")
 }
 
 /// Understand one post.
 pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
-    let _ = knowledge;
-    let lower = post.text.to_lowercase();
-    let incident = ["яма", "нет воды", "не убира", "когда"]
+    let n = normalize::normalize(post.text);
+    let lang = language::detect(&n, post.text);
+    let hits = knowledge.matcher.phrases(&n);
+    let all_terms = knowledge.matcher.terms(&hits, |_, _| false);
+    let places = place::accept(&knowledge.places, &n, &all_terms, |t| knowledge.owner(t));
+    // Place names are no topic words («Гаврилов-Ям» is no «яма»); landmarks are («автостанция»).
+    let masked = |f: u32, l: u32| {
+        places.iter().any(|p| {
+            f <= p.last && l >= p.first && knowledge.places[p.place as usize].class != place::PlaceClass::Landmark
+        })
+    };
+    let terms = knowledge.matcher.terms(&hits, masked);
+    let mut reasons = Vec::new();
+
+    // Topic: the best-scoring topic, its group winning ties by the group's other evidence.
+    // Per topic: the strongest term plus half of the others (synonyms confirm, not multiply).
+    let mut topic_score: Vec<(u32, f32, Vec<String>)> = Vec::new();
+    let mut topic_max: Vec<(u32, f32)> = Vec::new();
+    let mut cue_hits: Vec<(u32, f32, Vec<String>)> = Vec::new();
+    for h in &terms {
+        let term = knowledge.matcher.term(h.term);
+        let (list, id) = match term.owner {
+            matcher::Owner::Topic(t) => (&mut topic_score, t),
+            matcher::Owner::Cue(c) => {
+                let cue = &knowledge.cues[c as usize];
+                // «не починили» is no news that a thing was fixed.
+                let negated = h.first > 0 && matches!(n.word(h.first as usize - 1), "не" | "ни");
+                if cue.weight < 0.0 && negated && !term.source.starts_with("не ") {
+                    continue;
+                }
+                // «отремонтировали» in quotes is irony, not news of a repair.
+                if cue.weight < 0.0 && n.tokens[h.first as usize].quoted {
+                    continue;
+                }
+                (&mut cue_hits, c)
+            }
+            matcher::Owner::Place(_) => continue,
+        };
+        let words = quote(&n, h.first, h.last);
+        if matches!(term.owner, matcher::Owner::Topic(_)) {
+            match topic_max.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, m)) => *m = m.max(term.weight),
+                None => topic_max.push((id, term.weight)),
+            }
+        }
+        match list.iter_mut().find(|(i, _, _)| *i == id) {
+            Some((_, w, ev)) => {
+                *w += term.weight;
+                if !ev.contains(&words) {
+                    ev.push(words);
+                }
+            }
+            None => list.push((id, term.weight, vec![words])),
+        }
+    }
+    for (t, w, _) in topic_score.iter_mut() {
+        let max = topic_max.iter().find(|(i, _)| i == t).map_or(*w, |(_, m)| *m);
+        *w = max + 0.5 * (*w - max);
+    }
+    let group_total = |g: u16| -> f32 {
+        topic_score
+            .iter()
+            .filter(|(t, _, _)| knowledge.topics[*t as usize].0 == g)
+            .map(|(_, w, _)| *w)
+            .sum()
+    };
+    let best = topic_score
         .iter()
-        .any(|w| lower.contains(w));
+        .map(|(t, w, ev)| {
+            let g = knowledge.topics[*t as usize].0;
+            (*t, w + 0.25 * (group_total(g) - w), ev)
+        })
+        .fold(None::<(u32, f32, &Vec<String>)>, |acc, x| match acc {
+            Some(a) if a.1 >= x.1 => Some(a),
+            _ => Some(x),
+        });
+
+    // Incident or not.
+    let mut score: f32 = -0.6;
+    let mut urgent_cue = None;
+    let mut follow_up = false;
+    for (c, w, ev) in &cue_hits {
+        let cue = &knowledge.cues[*c as usize];
+        // Synonyms of one cue add up, but only so far.
+        let w = if cue.weight >= 0.0 { w.min(cue.weight * 2.0) } else { w.max(cue.weight * 2.0) };
+        score += w;
+        let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
+        reasons.push(format!("{}: {}", cue.reason, ev.join(", ")));
+        follow_up |= cue.follow_up;
+        if cue.urgent && urgent_cue.is_none() {
+            urgent_cue = Some(cue.reason.clone());
+        }
+    }
+    if let Some((_, w, _)) = best {
+        score += 0.6 + (w.min(3.0)) * 0.3;
+    }
+    if n.questions > 0 {
+        score += 0.4;
+        reasons.push("вопрос в тексте".into());
+    }
+    if n.exclamations >= 2 || n.shouted >= 1 {
+        score += 0.3;
+        reasons.push("эмоциональный тон (!!!, заглавные)".into());
+    }
+    match post.author_kind {
+        AuthorKind::Official => {
+            score -= 5.0;
+            reasons.push("автор — официальный аккаунт: ответы и объявления власти не инцидент".into());
+        }
+        AuthorKind::Business => {
+            score -= 3.0;
+            reasons.push("автор — организация (реклама услуг)".into());
+        }
+        AuthorKind::Media | AuthorKind::Resident => {}
+    }
+
+    let speaks_for_district = post.community_territory.is_none()
+        && matches!(post.author_kind, AuthorKind::Official | AuthorKind::Media);
+    let located = place::locate(&knowledge.places, &n, &places, post.community_territory, speaks_for_district);
+    // A problem of another town or district is not ours, however it is worded.
+    let outside = located.territory.as_deref() == Some("outside");
+    if outside {
+        score = score.min(-2.0);
+        reasons.push("проблема за пределами округа".into());
+    }
+    reasons.push(located.reason);
+
+    let incident = !outside && score >= INCIDENT_THRESHOLD && (best.is_some() || score >= TOPICLESS_THRESHOLD);
+    let (group, topic) = match best {
+        Some((t, _, ev)) => {
+            let (g, topic) = knowledge.topic(t);
+            let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
+            reasons.push(format!("тема: {} / {}: {}", g.name, topic.name, ev.join(", ")));
+            (Some(g.id.clone()), Some(topic.name.clone()))
+        }
+        None => {
+            reasons.push("тема не определена".into());
+            (None, None)
+        }
+    };
+    let urgent = incident && urgent_cue.is_some();
+    reasons.insert(
+        0,
+        if incident {
+            if urgent {
+                "инцидент, СРОЧНО".to_string()
+            } else {
+                "инцидент".to_string()
+            }
+        } else {
+            "не инцидент".to_string()
+        },
+    );
     Understanding {
-        lang: "ru".into(),
+        lang,
         incident,
-        score: if incident { 0.8 } else { 0.1 },
-        group: incident.then(|| "dorogi".to_string()),
-        territory: post.community_territory.map(str::to_string),
-        ..Understanding::default()
+        score: 1.0 / (1.0 + (-score).exp()),
+        urgent,
+        group,
+        topic,
+        territory: located.territory,
+        place: located.place,
+        reasons,
+        fingerprint: similar::fingerprint(&n),
+        follow_up,
     }
 }
 
@@ -159,9 +315,47 @@ pub struct ProblemRef<'a> {
     pub fingerprint: &'a [u32],
 }
 
-/// Whether a new post (`post`) is about the same real-world problem as `open`.
+/// How long a problem stays open to new mentions after the last one.
+pub const SAME_PROBLEM_HOURS: i64 = 72;
+/// Same topic at the same named place: the problem stays open this long.
+pub const SAME_PLACE_HOURS: i64 = 7 * 24;
+/// Within this many hours, same group and territory with a few words in common is enough.
+pub const CLOSE_IN_TIME_HOURS: i64 = 4;
+
+/// The street part of a place («Гаврилов-Ям, ул. Кирова, д. 20» → «ул. Кирова»), if any.
+fn street_of(place: &str) -> Option<&str> {
+    place.split(", ").find(|p| p.starts_with("ул. ") || p.starts_with("пер. ") || p.starts_with("пр-т "))
+}
+
+/// Whether a new post (`post`) is about the same real-world problem as `open`: same group and
+/// territory, not at two different named streets, and then by topic, place, time and words:
+/// the same topic within [`SAME_PROBLEM_HOURS`] (a week at the same named place), or another
+/// topic of the group with words in common (few needed within [`CLOSE_IN_TIME_HOURS`]).
 pub fn same_problem(post: &ProblemRef<'_>, open: &ProblemRef<'_>) -> bool {
-    post.group == open.group
-        && post.territory == open.territory
-        && (post.last_seen - open.last_seen).num_hours().abs() < 72
+    if post.group.is_none() || post.group != open.group || post.territory != open.territory {
+        return false;
+    }
+    let hours = (post.last_seen - open.last_seen).num_minutes().abs() as f64 / 60.0;
+    let (a, b) = (post.place.and_then(street_of), open.place.and_then(street_of));
+    if let (Some(a), Some(b)) = (a, b)
+        && a != b
+    {
+        return false;
+    }
+    let same_place = a.is_some() && a == b || post.place.is_some() && post.place == open.place;
+    let same_topic = post.topic.is_some() && post.topic == open.topic;
+    let sim = similarity(post.fingerprint, open.fingerprint);
+    if same_topic && same_place {
+        return hours <= SAME_PLACE_HOURS as f64;
+    }
+    if hours > SAME_PROBLEM_HOURS as f64 {
+        return false;
+    }
+    if same_topic {
+        return true;
+    }
+    if hours <= CLOSE_IN_TIME_HOURS as f64 {
+        return sim >= 0.08 || same_place;
+    }
+    sim >= if same_place { 0.15 } else { 0.3 }
 }

@@ -1,0 +1,350 @@
+//! Text normalization: one pass over the raw text that produces the lower-cased token stream
+//! every later step reads.
+//!
+//! What it removes or repairs: VK mentions (`[id1|Имя]` keeps `Имя`), links, emoji and other
+//! symbols, hashtags (`#ГавриловЯм` → `гаврилов ям`, `#нет_воды` → `нет воды`), repeated
+//! punctuation, `ё` (→ `е`) and Latin look-alike letters inside Cyrillic words (`вoдa` with
+//! Latin `o`/`a` → `вода`).
+
+/// One word of the normalized text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Byte range in [`Normalized::text`].
+    pub start: u32,
+    pub end: u32,
+    /// The word began with a capital letter in the original.
+    pub capital: bool,
+    /// The word opens a sentence (or the post).
+    pub sentence_start: bool,
+    /// The word came from a hashtag.
+    pub hashtag: bool,
+    /// The word is the display name of a VK mention (`[club1|Администрация округа]`): it
+    /// names a page, not a place or a problem.
+    pub mention: bool,
+    /// The word stands inside quotation marks: a citation or irony («отремонтировали»).
+    pub quoted: bool,
+}
+
+/// The normalized text: words in lower case, separated by single spaces, with a space before
+/// the first and after the last word (so ` слово` marks a word start and `слово ` a word end).
+#[derive(Clone, Debug, Default)]
+pub struct Normalized {
+    pub text: String,
+    pub tokens: Vec<Token>,
+    /// Question marks in the original (runs count once).
+    pub questions: u32,
+    /// Exclamation marks in the original (runs count once).
+    pub exclamations: u32,
+    /// Words of five letters or more written in capitals (shouting; shorter ones are
+    /// abbreviations: ЕГЭ, ЦРБ, ЛЭП).
+    pub shouted: u32,
+    /// Cyrillic letters in the original.
+    pub cyrillic: u32,
+    /// Latin letters in the original.
+    pub latin: u32,
+    /// Letters of other scripts.
+    pub other_letters: u32,
+    /// Letters not in Russian of Ukrainian (і ї є ґ; і is Belarusian too).
+    pub ukrainian: u32,
+    /// Belarusian-only letters (ў).
+    pub belarusian: u32,
+}
+
+impl Normalized {
+    pub fn word(&self, i: usize) -> &str {
+        let t = &self.tokens[i];
+        &self.text[t.start as usize..t.end as usize]
+    }
+
+    /// Index of the token that starts at byte `pos` of [`Normalized::text`] (or contains it).
+    pub fn token_at(&self, pos: usize) -> usize {
+        match self.tokens.binary_search_by(|t| (t.start as usize).cmp(&pos)) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+}
+
+fn is_cyrillic(c: char) -> bool {
+    matches!(c, '\u{0400}'..='\u{04FF}')
+}
+
+/// The Cyrillic letter a Latin look-alike stands for (after lower-casing).
+fn cyrillic_lookalike(c: char) -> Option<char> {
+    Some(match c {
+        'a' => 'а',
+        'b' => 'в',
+        'c' => 'с',
+        'e' => 'е',
+        'h' => 'н',
+        'k' => 'к',
+        'm' => 'м',
+        'o' => 'о',
+        'p' => 'р',
+        't' => 'т',
+        'x' => 'х',
+        'y' => 'у',
+        _ => return None,
+    })
+}
+
+struct Builder {
+    out: Normalized,
+    word: String,
+    word_cyr: bool,
+    word_latin: bool,
+    word_upper: u32,
+    word_letters: u32,
+    capital: bool,
+    sentence_start: bool,
+    hashtag: bool,
+    mention: bool,
+    quoted: bool,
+}
+
+impl Builder {
+    fn push_char(&mut self, c: char) {
+        if self.word.is_empty() {
+            self.capital = c.is_uppercase();
+        }
+        if c.is_alphabetic() {
+            self.word_letters += 1;
+            if c.is_uppercase() {
+                self.word_upper += 1;
+            }
+            if is_cyrillic(c) {
+                self.word_cyr = true;
+                self.out.cyrillic += 1;
+                match c {
+                    'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => self.out.ukrainian += 1,
+                    'ў' | 'Ў' => self.out.belarusian += 1,
+                    _ => {}
+                }
+            } else if c.is_ascii_alphabetic() {
+                self.word_latin = true;
+                self.out.latin += 1;
+            } else {
+                self.out.other_letters += 1;
+            }
+        }
+        for l in c.to_lowercase() {
+            self.word.push(if l == 'ё' { 'е' } else { l });
+        }
+    }
+
+    fn end_word(&mut self) {
+        if self.word.is_empty() {
+            return;
+        }
+        if self.word_letters >= 5 && self.word_upper == self.word_letters {
+            self.out.shouted += 1;
+        }
+        let start = self.out.text.len();
+        if self.word_cyr && self.word_latin {
+            for c in self.word.chars() {
+                self.out.text.push(cyrillic_lookalike(c).unwrap_or(c));
+            }
+        } else {
+            self.out.text.push_str(&self.word);
+        }
+        let end = self.out.text.len();
+        self.out.text.push(' ');
+        self.out.tokens.push(Token {
+            start: start as u32,
+            end: end as u32,
+            capital: self.capital,
+            sentence_start: self.sentence_start,
+            hashtag: self.hashtag,
+            mention: self.mention,
+            quoted: self.quoted,
+        });
+        self.word.clear();
+        self.word_cyr = false;
+        self.word_latin = false;
+        self.word_upper = 0;
+        self.word_letters = 0;
+        self.sentence_start = false;
+    }
+}
+
+/// Skip a link starting at `i` (`http://`, `https://`, `www.`, `vk.com/`, `t.me/`); returns the
+/// index after it, or `None` when no link starts there.
+fn skip_link(chars: &[char], i: usize) -> Option<usize> {
+    const STARTS: [&str; 5] = ["http://", "https://", "www.", "vk.com/", "t.me/"];
+    let at_word_start = i == 0 || !chars[i - 1].is_alphanumeric();
+    if !at_word_start {
+        return None;
+    }
+    for s in STARTS {
+        let n = s.chars().count();
+        if i + n <= chars.len()
+            && chars[i..i + n]
+                .iter()
+                .zip(s.chars())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+        {
+            let mut j = i + n;
+            while j < chars.len() && !chars[j].is_whitespace() {
+                j += 1;
+            }
+            return Some(j);
+        }
+    }
+    None
+}
+
+/// Normalize `raw` (see the module documentation).
+pub fn normalize(raw: &str) -> Normalized {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut b = Builder {
+        out: Normalized {
+            text: String::with_capacity(raw.len() + 2),
+            tokens: Vec::with_capacity(raw.len() / 6 + 1),
+            ..Normalized::default()
+        },
+        word: String::new(),
+        word_cyr: false,
+        word_latin: false,
+        word_upper: 0,
+        word_letters: 0,
+        capital: false,
+        sentence_start: true,
+        hashtag: false,
+        mention: false,
+        quoted: false,
+    };
+    b.out.text.push(' ');
+    let mut i = 0;
+    let mut prev_punct = '\0';
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(j) = skip_link(&chars, i) {
+            b.end_word();
+            i = j;
+            continue;
+        }
+        // VK mention: [id123|Name] or [club123|Name]; keep the name only.
+        if c == '[' {
+            if let Some(bar) = chars[i + 1..].iter().take(40).position(|&x| x == '|') {
+                let bar = i + 1 + bar;
+                let id = &chars[i + 1..bar];
+                if !id.is_empty() && id.iter().all(|x| x.is_ascii_alphanumeric() || *x == '_') {
+                    b.end_word();
+                    b.mention = true;
+                    i = bar + 1;
+                    continue;
+                }
+            }
+        }
+        if c == '#' && i + 1 < chars.len() && chars[i + 1].is_alphanumeric() {
+            b.end_word();
+            b.hashtag = true;
+            i += 1;
+            let mut prev_lower = false;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                let h = chars[i];
+                if h == '_' || (prev_lower && h.is_uppercase()) {
+                    b.end_word();
+                }
+                if h != '_' {
+                    b.push_char(h);
+                }
+                prev_lower = h.is_lowercase();
+                i += 1;
+            }
+            b.end_word();
+            b.hashtag = false;
+            continue;
+        }
+        if c == ']' && b.mention {
+            b.end_word();
+            b.mention = false;
+        } else if c.is_alphanumeric() {
+            b.push_char(c);
+        } else if c == '\u{0301}' {
+            // A combining stress mark inside a word: drop it, keep the word whole.
+        } else {
+            b.end_word();
+            match c {
+                '«' | '“' | '„' => b.quoted = true,
+                '»' | '”' => b.quoted = false,
+                '"' => b.quoted = !b.quoted,
+                '.' | '!' | '?' | '…' | '\n' => {
+                    b.sentence_start = true;
+                    if c == '?' && prev_punct != '?' {
+                        b.out.questions += 1;
+                    }
+                    if c == '!' && prev_punct != '!' {
+                        b.out.exclamations += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        prev_punct = c;
+        i += 1;
+    }
+    b.end_word();
+    if b.out.text.len() == 1 {
+        b.out.text.push(' ');
+    }
+    b.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(n: &Normalized) -> Vec<&str> {
+        (0..n.tokens.len()).map(|i| n.word(i)).collect()
+    }
+
+    #[test]
+    fn vk_markup_links_emoji_and_hashtags() {
+        let n = normalize(
+            "[club190421775|Администрация], когда ямочный ремонт??? https://vk.com/wall-1_2 😡 #ГавриловЯм #нет_воды",
+        );
+        assert_eq!(
+            words(&n),
+            ["администрация", "когда", "ямочный", "ремонт", "гаврилов", "ям", "нет", "воды"]
+        );
+        assert_eq!(n.questions, 1);
+        assert!(n.tokens[4].hashtag && !n.tokens[1].hashtag);
+        assert!(n.tokens[0].mention && !n.tokens[1].mention);
+        assert_eq!(n.text, " администрация когда ямочный ремонт гаврилов ям нет воды ");
+    }
+
+    #[test]
+    fn yo_and_latin_lookalikes() {
+        // "вoдa" written with Latin o and a; "ёлки" with ё.
+        let n = normalize("Нет вoдa, ёлки ТРЕТИЙ день!!! ЕГЭ");
+        assert_eq!(words(&n), ["нет", "вода", "елки", "третий", "день", "егэ"]);
+        assert_eq!(n.shouted, 1);
+        assert_eq!(n.exclamations, 1);
+        // A purely Latin word is left alone.
+        assert_eq!(words(&normalize("Wi-Fi")), ["wi", "fi"]);
+    }
+
+    #[test]
+    fn capitals_and_sentence_starts() {
+        let n = normalize("Великое спасибо. А в Великом нет света");
+        assert!(n.tokens[0].capital && n.tokens[0].sentence_start);
+        assert!(n.tokens[2].sentence_start);
+        assert!(n.tokens[4].capital && !n.tokens[4].sentence_start);
+        assert_eq!(n.token_at(n.tokens[4].start as usize), 4);
+    }
+
+    #[test]
+    fn quotes_mark_irony() {
+        let n = normalize("мост «отремонтировали» — кинули \"пару\" досок");
+        let q: Vec<bool> = n.tokens.iter().map(|t| t.quoted).collect();
+        assert_eq!(q, [false, true, false, false, true, false]);
+    }
+
+    #[test]
+    fn empty_text() {
+        let n = normalize("  🙂 !!! ");
+        assert!(n.tokens.is_empty());
+        assert_eq!(n.text, "  ");
+    }
+}
