@@ -58,7 +58,10 @@ impl Normalized {
 
     /// Index of the token that starts at byte `pos` of [`Normalized::text`] (or contains it).
     pub fn token_at(&self, pos: usize) -> usize {
-        match self.tokens.binary_search_by(|t| (t.start as usize).cmp(&pos)) {
+        match self
+            .tokens
+            .binary_search_by(|t| (t.start as usize).cmp(&pos))
+        {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         }
@@ -116,7 +119,9 @@ impl Builder {
                 self.word_cyr = true;
                 self.out.cyrillic += 1;
                 match c {
-                    'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => self.out.ukrainian += 1,
+                    'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => {
+                        self.out.ukrainian += 1
+                    }
                     'ў' | 'Ў' => self.out.belarusian += 1,
                     _ => {}
                 }
@@ -306,12 +311,24 @@ mod tests {
         );
         assert_eq!(
             words(&n),
-            ["администрация", "когда", "ямочный", "ремонт", "гаврилов", "ям", "нет", "воды"]
+            [
+                "администрация",
+                "когда",
+                "ямочный",
+                "ремонт",
+                "гаврилов",
+                "ям",
+                "нет",
+                "воды"
+            ]
         );
         assert_eq!(n.questions, 1);
         assert!(n.tokens[4].hashtag && !n.tokens[1].hashtag);
         assert!(n.tokens[0].mention && !n.tokens[1].mention);
-        assert_eq!(n.text, " администрация когда ямочный ремонт гаврилов ям нет воды ");
+        assert_eq!(
+            n.text,
+            " администрация когда ямочный ремонт гаврилов ям нет воды "
+        );
     }
 
     #[test]

@@ -79,12 +79,20 @@ pub fn spawn_daemon(config: &Path, log: &Path) -> Child {
 }
 
 /// Wait until `cond` holds, polling; panics with `what` after `limit`.
-pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(limit: Duration, what: &str, cond: impl FnMut() -> bool) {
+    assert!(wait_until(limit, cond), "timed out waiting for {what}");
+}
+
+/// Wait until `cond` holds or `limit` passes; whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        if start.elapsed() >= limit {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 pub fn send_signal(child: &Child, signal: &str) {
