@@ -174,3 +174,43 @@ fn deadline_into_a_year_without_a_calendar_is_a_clear_error() {
     let err = stderr(&out);
     assert!(err.contains("calendar-2027.toml"), "{err}");
 }
+
+#[test]
+fn under_systemd_it_reports_ready_and_stopping_and_feeds_the_watchdog() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut daemon = otklik()
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 256];
+    let mut next = |received: &mut Vec<String>| {
+        let n = socket.recv(&mut buf).expect("a notification within 20 s");
+        received.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    };
+    next(&mut received);
+    assert!(received[0].contains("READY=1"), "{received:?}");
+    // The watchdog is fed at half its period.
+    next(&mut received);
+    next(&mut received);
+    assert!(
+        received[1..].iter().all(|m| m.contains("WATCHDOG=1")),
+        "{received:?}"
+    );
+    send_signal(&daemon, "TERM");
+    while !received.last().unwrap().contains("STOPPING=1") {
+        next(&mut received);
+    }
+    assert!(daemon.wait().unwrap().success());
+}
