@@ -240,12 +240,24 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
         activity,
         incident_settings: IncidentSettings::default(),
     };
+    // As in the daemon, parsing happens on the sources' side, concurrently with the pipeline
+    // thread, and reaches it through a bounded channel.
+    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<Post>>(4);
+    let parser = std::thread::spawn(move || -> anyhow::Result<()> {
+        for feed in &feeds {
+            if parsed_tx.send(parse_feed(feed)?).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
     let (mut opened, mut attached) = (0, 0);
-    for feed in &feeds {
-        let report = pipeline.ingest(parse_feed(feed)?)?;
+    for posts in parsed_rx {
+        let report = pipeline.ingest(posts)?;
         opened += report.incidents_opened;
         attached += report.posts_attached;
     }
+    parser.join().expect("the parser thread does not panic")?;
     drop(pipeline);
     let committed = index.finish();
     anyhow::ensure!(

@@ -108,6 +108,8 @@ impl Pipeline {
         let mut pending_incident = None;
         let mut stored = Vec::with_capacity(fresh.len());
         let mut activity = Vec::new();
+        // An incident mentioned many times in one batch is written once, in its last state.
+        let mut touched: HashSet<IncidentId> = HashSet::new();
         for (offset, post) in fresh.into_iter().enumerate() {
             let text = post.full_text();
             let understanding = understand(&PostView::of(&post, &text), &self.knowledge);
@@ -124,32 +126,41 @@ impl Pipeline {
                 &mut next_id,
             )?;
             let incident = decision.incident_id();
+            let wanted = self.activity.receiver_count() > 0;
             match decision {
                 Decision::None => {}
-                Decision::Opened(incident, event) => {
-                    batch.put_incident(&incident);
+                Decision::Opened(id, event) => {
+                    touched.insert(id);
+                    batch.put_author(id, &crate::incidents::detect::author_of(&post));
                     batch.put_event(&event);
                     report.incidents_opened += 1;
-                    activity.push(Activity::IncidentOpened {
-                        incident: Arc::new(incident),
-                    });
+                    if wanted && let Some(incident) = self.detector.incident(id) {
+                        activity.push(Activity::IncidentOpened {
+                            incident: Arc::new(incident.clone()),
+                        });
+                    }
                 }
-                Decision::Attached(incident, events) => {
-                    batch.put_incident(&incident);
-                    let became_resonant = events
-                        .iter()
-                        .any(|e| matches!(e.kind, crate::store::EventKind::MarkedResonant { .. }));
+                Decision::Attached(id, events, new_author) => {
+                    touched.insert(id);
+                    if let Some(author) = &new_author {
+                        batch.put_author(id, author);
+                    }
                     for event in &events {
                         batch.put_event(event);
                     }
                     report.posts_attached += 1;
-                    let incident = Arc::new(incident);
-                    activity.push(Activity::PostAttached {
-                        incident: incident.clone(),
-                        post: post.key.uid(),
-                    });
-                    if became_resonant {
-                        activity.push(Activity::IncidentResonant { incident });
+                    if wanted && let Some(incident) = self.detector.incident(id) {
+                        let incident = Arc::new(incident.clone());
+                        activity.push(Activity::PostAttached {
+                            incident: incident.clone(),
+                            post: post.key.uid(),
+                        });
+                        let became_resonant = events.iter().any(|e| {
+                            matches!(e.kind, crate::store::EventKind::MarkedResonant { .. })
+                        });
+                        if became_resonant {
+                            activity.push(Activity::IncidentResonant { incident });
+                        }
                     }
                 }
             }
@@ -163,6 +174,11 @@ impl Pipeline {
             stored.push(record);
         }
 
+        for id in &touched {
+            if let Some(incident) = self.detector.incident(*id) {
+                batch.put_incident(incident);
+            }
+        }
         if let Err(error) = self.store.commit(batch) {
             // The detector already counted the batch's posts: start again from what is durable.
             match Detector::load(self.incident_settings.clone(), &self.store) {

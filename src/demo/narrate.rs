@@ -92,14 +92,11 @@ impl Narrator {
             }
             Activity::PostAttached { incident, .. } => format!(
                 "{now}  + К инциденту №{} добавлено сообщение: упоминаний {}, авторов {}",
-                incident.id,
-                incident.mentions(),
-                incident.authors.len()
+                incident.id, incident.mentions, incident.authors
             ),
             Activity::IncidentResonant { incident } => format!(
                 "{now}  ‼ Инцидент №{} стал резонансным: {} авторов за короткое время",
-                incident.id,
-                incident.authors.len()
+                incident.id, incident.authors
             ),
             Activity::SourceHealth {
                 source,

@@ -11,25 +11,34 @@ use crate::org::Org;
 use crate::store::{EventKind, Incident, IncidentEvent, IncidentStatus, Store, StoreError};
 use crate::understand::{Knowledge, ProblemRef, Understanding, same_problem};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
 
-/// What the detector decided for one post.
+/// What the detector decided for one post. The incident's new state is read from the
+/// detector ([`Detector::incident`]), so that a busy incident is not copied for every post.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     /// Not an incident.
     None,
     /// A new incident, with its first event.
-    Opened(Incident, IncidentEvent),
-    /// Joined an existing incident: its new state and the events to append.
-    Attached(Incident, Vec<IncidentEvent>),
+    Opened(IncidentId, IncidentEvent),
+    /// Joined an existing incident, with the events to append, and the author if they are
+    /// new to it.
+    Attached(IncidentId, Vec<IncidentEvent>, Option<String>),
 }
 
 impl Decision {
     pub fn incident_id(&self) -> Option<IncidentId> {
         match self {
             Decision::None => None,
-            Decision::Opened(i, _) | Decision::Attached(i, _) => Some(i.id),
+            Decision::Opened(id, _) | Decision::Attached(id, ..) => Some(*id),
         }
     }
+}
+
+/// An open incident still collecting posts, with its authors as a set for quick lookups.
+struct Active {
+    incident: Incident,
+    authors: HashSet<String>,
 }
 
 /// Distinct authors within the attach window that make an incident resonant.
@@ -37,8 +46,8 @@ const RESONANT_AUTHORS: usize = 5;
 
 pub struct Detector {
     settings: IncidentSettings,
-    /// Open incidents still collecting posts, most recently mentioned last.
-    active: Vec<Incident>,
+    /// Open incidents still collecting posts.
+    active: HashMap<IncidentId, Active>,
     /// The latest post time seen, the detector's notion of "now".
     latest: DateTime<Utc>,
 }
@@ -47,7 +56,7 @@ impl Detector {
     pub fn new(settings: IncidentSettings) -> Detector {
         Detector {
             settings,
-            active: Vec::new(),
+            active: HashMap::new(),
             latest: DateTime::<Utc>::MIN_UTC,
         }
     }
@@ -58,15 +67,26 @@ impl Detector {
         for incident in store.incidents() {
             let incident = incident?;
             if incident.status.is_open() {
-                detector.active.push(incident);
+                detector.latest = detector.latest.max(incident.last_mention);
+                let authors = store.incident_authors(incident.id)?.into_iter().collect();
+                detector
+                    .active
+                    .insert(incident.id, Active { incident, authors });
             }
         }
-        detector.active.sort_by_key(|i| i.last_mention);
+        let latest = detector.latest;
+        detector.expire(latest);
         Ok(detector)
     }
 
-    pub fn active(&self) -> &[Incident] {
-        &self.active
+    /// The current state of an incident the detector holds (every one it just decided on).
+    pub fn incident(&self, id: IncidentId) -> Option<&Incident> {
+        self.active.get(&id).map(|a| &a.incident)
+    }
+
+    /// Open incidents still collecting posts.
+    pub fn active(&self) -> impl Iterator<Item = &Incident> {
+        self.active.values().map(|a| &a.incident)
     }
 
     /// Decide for one post. `next_id` hands out an incident id when one is opened.
@@ -97,29 +117,36 @@ impl Detector {
             last_seen: post.published,
             fingerprint: &understanding.fingerprint,
         };
-        let joined = self.active.iter().rposition(|open| {
-            (post.published - open.last_mention).abs() <= window
-                && same_problem(
-                    &new_ref,
-                    &ProblemRef {
-                        group: Some(&open.group),
-                        topic: open.topic.as_deref(),
-                        territory: open.territory.as_deref(),
-                        place: open.place.as_deref(),
-                        last_seen: open.last_mention,
-                        fingerprint: &open.fingerprint,
-                    },
-                )
-        });
+        // The most recently mentioned open incident about the same problem, if any.
+        let joined = self
+            .active
+            .values()
+            .filter(|a| {
+                let open = &a.incident;
+                (post.published - open.last_mention).abs() <= window
+                    && same_problem(
+                        &new_ref,
+                        &ProblemRef {
+                            group: Some(&open.group),
+                            topic: open.topic.as_deref(),
+                            territory: open.territory.as_deref(),
+                            place: open.place.as_deref(),
+                            last_seen: open.last_mention,
+                            fingerprint: &open.fingerprint,
+                        },
+                    )
+            })
+            .max_by_key(|a| (a.incident.last_mention, a.incident.id))
+            .map(|a| a.incident.id);
 
-        if let Some(position) = joined {
-            let mut incident = self.active.remove(position);
+        if let Some(id) = joined {
+            let active = self.active.get_mut(&id).expect("found above");
+            let incident = &mut active.incident;
             let mut events = Vec::new();
-            if !incident.posts.contains(&uid) {
-                incident.posts.push(uid.clone());
-            }
-            if !incident.authors.contains(&author) {
-                incident.authors.push(author);
+            incident.mentions += 1;
+            let new_author = active.authors.insert(author.clone()).then_some(author);
+            if new_author.is_some() {
+                incident.authors += 1;
             }
             incident.last_mention = incident.last_mention.max(post.published);
             incident.urgent |= understanding.urgent;
@@ -127,21 +154,21 @@ impl Detector {
                 incident.place.clone_from(&understanding.place);
             }
             events.push(next_event(
-                &mut incident,
+                incident,
                 now,
                 EventKind::PostAttached { post: uid },
             ));
-            if !incident.resonant && incident.authors.len() >= RESONANT_AUTHORS {
+            if !incident.resonant && incident.authors as usize >= RESONANT_AUTHORS {
                 incident.resonant = true;
-                let authors = incident.authors.len();
+                let authors = incident.authors as usize;
                 events.push(next_event(
-                    &mut incident,
+                    incident,
                     now,
                     EventKind::MarkedResonant { authors },
                 ));
             }
-            self.active.push(incident.clone());
-            return Ok(Decision::Attached(incident, events));
+            self.latest = self.latest.max(post.published);
+            return Ok(Decision::Attached(id, events, new_author));
         }
 
         let owner = org.route(
@@ -169,8 +196,9 @@ impl Detector {
             owner: owner.clone(),
             urgent: understanding.urgent,
             resonant: false,
-            posts: vec![uid.clone()],
-            authors: vec![author],
+            first_post: uid.clone(),
+            mentions: 1,
+            authors: 1,
             summary: excerpt(&post.full_text(), 200),
             fingerprint: understanding.fingerprint.clone(),
             events: 0,
@@ -184,9 +212,16 @@ impl Detector {
                 owner,
             },
         );
-        self.active.push(incident.clone());
+        let id = incident.id;
+        self.active.insert(
+            id,
+            Active {
+                incident,
+                authors: HashSet::from([author]),
+            },
+        );
         self.expire(post.published);
-        Ok(Decision::Opened(incident, event))
+        Ok(Decision::Opened(id, event))
     }
 
     /// Forget incidents that can no longer collect posts, to keep the scan short. Measured
@@ -195,7 +230,8 @@ impl Detector {
     fn expire(&mut self, latest: DateTime<Utc>) {
         self.latest = self.latest.max(latest);
         let horizon = self.latest - Duration::hours(self.settings.attach_window_hours * 2);
-        self.active.retain(|i| i.last_mention >= horizon);
+        self.active
+            .retain(|_, a| a.incident.last_mention >= horizon);
     }
 }
 
@@ -213,7 +249,7 @@ fn next_event(incident: &mut Incident, at: DateTime<Utc>, kind: EventKind) -> In
 }
 
 /// Who counts as a distinct author: the profile, else the name, else the community.
-fn author_of(post: &Post) -> String {
+pub fn author_of(post: &Post) -> String {
     post.author_url
         .clone()
         .or_else(|| post.author.clone())

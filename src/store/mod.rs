@@ -11,6 +11,7 @@
 //! | `u/` | `platform:native_id` | sequence number |
 //! | `i/` | incident id, 8 bytes BE | [`Incident`] |
 //! | `e/` | incident id + event number, 8 + 4 bytes BE | [`IncidentEvent`] |
+//! | `ia/` | incident id, 8 bytes BE, + author | empty |
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
 //! | `m/` | counter name | u64 BE |
@@ -46,6 +47,7 @@ const POST: &[u8] = b"p/";
 const UID: &[u8] = b"u/";
 const INCIDENT: &[u8] = b"i/";
 const EVENT: &[u8] = b"e/";
+const INCIDENT_AUTHOR: &[u8] = b"ia/";
 const CURSOR: &[u8] = b"c/";
 const HEALTH: &[u8] = b"h/";
 const NEXT_SEQ: &[u8] = b"m/next_seq";
@@ -89,6 +91,14 @@ impl WriteBatch {
         self.len += 1;
     }
 
+    /// Record a new distinct author of incident `id`.
+    pub fn put_author(&mut self, id: IncidentId, author: &str) {
+        let mut k = key(INCIDENT_AUTHOR, &id.to_be_bytes());
+        k.extend_from_slice(author.as_bytes());
+        self.batch.insert(k, &[]);
+        self.len += 1;
+    }
+
     pub(crate) fn put_counter(&mut self, name: &[u8], value: u64) {
         self.batch.insert(name, &value.to_be_bytes());
     }
@@ -111,6 +121,7 @@ impl Store {
             // Durability comes from explicit flushes after each batch; the background flush
             // only bounds what an unflushed write could lose.
             .flush_every_ms(Some(500))
+            .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
                 // sled reports a held lock as an I/O error wrapping the OS's EWOULDBLOCK.
@@ -244,6 +255,28 @@ impl Store {
                 let (k, v) = kv?;
                 from_json(&k, &v)
             })
+            .collect()
+    }
+
+    /// Keys of the posts about an incident, in the order they joined it (read from its
+    /// timeline, which records every post that opened or joined it).
+    pub fn incident_posts(&self, id: IncidentId) -> Result<Vec<String>> {
+        Ok(self
+            .events(id)?
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Created { post, .. } | EventKind::PostAttached { post } => Some(post),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Distinct authors of the posts about an incident.
+    pub fn incident_authors(&self, id: IncidentId) -> Result<Vec<String>> {
+        let prefix = key(INCIDENT_AUTHOR, &id.to_be_bytes());
+        self.data
+            .scan_prefix(&prefix)
+            .map(|kv| Ok(String::from_utf8_lossy(&kv?.0[prefix.len()..]).into_owned()))
             .collect()
     }
 

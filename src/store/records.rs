@@ -68,22 +68,20 @@ pub struct Incident {
     pub urgent: bool,
     /// Many distinct authors in a short time: «резонансное».
     pub resonant: bool,
-    /// Keys (`platform:native_id`) of the posts about it, first one first.
-    pub posts: Vec<String>,
+    /// Key (`platform:native_id`) of the post that opened it. The rest are listed by
+    /// [`crate::store::Store::incident_posts`]: kept out of this record so that a busy
+    /// incident is not rewritten whole for every new mention.
+    pub first_post: String,
+    /// Posts about it.
+    pub mentions: u32,
     /// Distinct authors (or, where the platform names none, distinct communities).
-    pub authors: Vec<String>,
+    pub authors: u32,
     /// A short excerpt of the first post, for lists and alerts.
     pub summary: String,
     /// Fingerprint of the first post, for near-duplicate comparison.
     pub fingerprint: Vec<u32>,
     /// Number of events in the timeline (the next event's number).
     pub events: u32,
-}
-
-impl Incident {
-    pub fn mentions(&self) -> usize {
-        self.posts.len()
-    }
 }
 
 /// What happened to an incident: the timeline is the audit log.
