@@ -105,7 +105,12 @@ impl Clusterer {
     /// A comment that only follows up («у нас тоже», «поддерживаю») joins the problem last
     /// mentioned in its territory within [`FOLLOW_UP_HOURS`] (the daemon knows the parent post
     /// and uses its incident instead).
-    pub fn assign(&mut self, u: &Understanding, time: DateTime<Utc>, is_comment: bool) -> Option<String> {
+    pub fn assign(
+        &mut self,
+        u: &Understanding,
+        time: DateTime<Utc>,
+        is_comment: bool,
+    ) -> Option<String> {
         if !u.incident {
             return None;
         }
@@ -113,7 +118,10 @@ impl Clusterer {
             let latest = self
                 .open
                 .iter_mut()
-                .filter(|o| o.territory == u.territory && (time - o.last_seen).num_minutes().abs() <= FOLLOW_UP_HOURS * 60)
+                .filter(|o| {
+                    o.territory == u.territory
+                        && (time - o.last_seen).num_minutes().abs() <= FOLLOW_UP_HOURS * 60
+                })
                 .max_by_key(|o| o.last_seen);
             if let Some(o) = latest {
                 o.last_seen = o.last_seen.max(time);
@@ -177,7 +185,11 @@ fn predict(posts: &[CorpusPost], k: &Knowledge) -> Vec<Prediction> {
     let mut clusterer = Clusterer::default();
     for i in order {
         let (_, is_comment) = platform_of(&posts[i].source);
-        clusters[i] = clusterer.assign(&understood[i], posts[i].published.with_timezone(&Utc), is_comment);
+        clusters[i] = clusterer.assign(
+            &understood[i],
+            posts[i].published.with_timezone(&Utc),
+            is_comment,
+        );
     }
     // Urgency belongs to the incident: one urgent post makes all of its posts urgent.
     let urgent_clusters: BTreeSet<&String> = clusters
@@ -273,7 +285,11 @@ impl Prf {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let precision = ratio(tp, tp + fp);
         let recall = ratio(tp, tp + fn_);
-        let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
         Prf {
             precision,
             recall,
@@ -317,7 +333,8 @@ pub struct EvalReport {
 
 /// Understand and cluster the labelled posts of `corpus` (JSON lines) and measure the result.
 pub fn evaluate(corpus: &Path, k: &Knowledge) -> anyhow::Result<EvalReport> {
-    let file = std::fs::File::open(corpus).with_context(|| format!("opening {}", corpus.display()))?;
+    let file =
+        std::fs::File::open(corpus).with_context(|| format!("opening {}", corpus.display()))?;
     let rows = read_corpus(std::io::BufReader::new(file))?;
     let posts: Vec<CorpusPost> = rows.into_iter().map(|(_, p)| p).collect();
     Ok(evaluate_posts(&posts, k))
@@ -373,7 +390,8 @@ fn evaluate_posts(posts: &[CorpusPost], k: &Knowledge) -> EvalReport {
             } else {
                 groups.entry(labelled.clone()).or_default().2 += 1;
                 groups.entry(predicted.clone()).or_default().1 += 1;
-                r.group_errors.push(format!("{}: {} → {}", post.id, labelled, predicted));
+                r.group_errors
+                    .push(format!("{}: {} → {}", post.id, labelled, predicted));
             }
             if u.topic == label.topic {
                 topic_ok += 1;
@@ -394,15 +412,31 @@ fn evaluate_posts(posts: &[CorpusPost], k: &Knowledge) -> EvalReport {
     let share = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     r.group_accuracy = share(group_ok, true_incidents);
     r.topic_accuracy = share(topic_ok, true_incidents);
-    r.territory_accuracy = share(territory_ok, posts.iter().filter(|p| p.label.is_some()).count());
+    r.territory_accuracy = share(
+        territory_ok,
+        posts.iter().filter(|p| p.label.is_some()).count(),
+    );
     groups.remove("—");
-    let f1s: Vec<f64> = groups.values().map(|&(a, b, c)| Prf::from_counts(a, b, c).f1).collect();
-    r.group_macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
+    let f1s: Vec<f64> = groups
+        .values()
+        .map(|&(a, b, c)| Prf::from_counts(a, b, c).f1)
+        .collect();
+    r.group_macro_f1 = if f1s.is_empty() {
+        0.0
+    } else {
+        f1s.iter().sum::<f64>() / f1s.len() as f64
+    };
     r.urgent_total = urgent_total;
     r.urgent_recall = share(urgent_hit, urgent_total);
     r.cluster = pairwise(
-        &posts.iter().map(|p| p.label.as_ref().and_then(|l| l.cluster.clone())).collect::<Vec<_>>(),
-        &predictions.iter().map(|p| p.label.cluster.clone()).collect::<Vec<_>>(),
+        &posts
+            .iter()
+            .map(|p| p.label.as_ref().and_then(|l| l.cluster.clone()))
+            .collect::<Vec<_>>(),
+        &predictions
+            .iter()
+            .map(|p| p.label.cluster.clone())
+            .collect::<Vec<_>>(),
     );
     r
 }
@@ -443,7 +477,11 @@ impl fmt::Display for EvalReport {
         };
         writeln!(f, "posts                {}", self.posts)?;
         writeln!(f, "incident             {}", prf(&self.incident))?;
-        writeln!(f, "group accuracy       {:.3}  (over true incidents)", self.group_accuracy)?;
+        writeln!(
+            f,
+            "group accuracy       {:.3}  (over true incidents)",
+            self.group_accuracy
+        )?;
         writeln!(f, "group macro-F1       {:.3}", self.group_macro_f1)?;
         writeln!(f, "topic accuracy       {:.3}", self.topic_accuracy)?;
         writeln!(f, "territory accuracy   {:.3}", self.territory_accuracy)?;
@@ -453,7 +491,13 @@ impl fmt::Display for EvalReport {
             "urgent recall        {:.3}  ({} urgent, {} false alarms)",
             self.urgent_recall, self.urgent_total, self.urgent_false_alarms
         )?;
-        let list = |v: &[String]| if v.is_empty() { "—".to_string() } else { v.join(", ") };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "—".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
         writeln!(f, "incident errors      {}", list(&self.incident_errors))?;
         writeln!(f, "group errors         {}", list(&self.group_errors))?;
         writeln!(f, "territory errors     {}", list(&self.territory_errors))?;
@@ -476,7 +520,11 @@ pub fn explain(text: &str, k: &Knowledge) -> String {
     let u = understand(&post, k);
     let yes_no = |b: bool| if b { "да" } else { "нет" };
     let mut out = String::new();
-    out.push_str(&format!("Инцидент: {} (уверенность {:.2})\n", yes_no(u.incident), u.score));
+    out.push_str(&format!(
+        "Инцидент: {} (уверенность {:.2})\n",
+        yes_no(u.incident),
+        u.score
+    ));
     out.push_str(&format!("Срочно: {}\n", yes_no(u.urgent)));
     if let Some(g) = u.group.as_deref().and_then(|g| k.taxonomy.group(g)) {
         out.push_str(&format!("Группа: {} ({})\n", g.name, g.id));
@@ -489,7 +537,10 @@ pub fn explain(text: &str, k: &Knowledge) -> String {
     } else {
         out.push_str("Тема: не определена\n");
     }
-    out.push_str(&format!("Территория: {}\n", u.territory.as_deref().unwrap_or("не определена")));
+    out.push_str(&format!(
+        "Территория: {}\n",
+        u.territory.as_deref().unwrap_or("не определена")
+    ));
     if let Some(p) = &u.place {
         out.push_str(&format!("Место: {p}\n"));
     }
@@ -509,10 +560,20 @@ mod tests {
     fn pairwise_counts_pairs() {
         let s = |v: &[Option<&str>]| v.iter().map(|x| x.map(str::to_string)).collect::<Vec<_>>();
         let gold = s(&[Some("a"), Some("a"), Some("a"), None, Some("b"), Some("b")]);
-        let pred = s(&[Some("x"), Some("x"), Some("y"), Some("y"), Some("z"), Some("z")]);
+        let pred = s(&[
+            Some("x"),
+            Some("x"),
+            Some("y"),
+            Some("y"),
+            Some("z"),
+            Some("z"),
+        ]);
         let p = pairwise(&gold, &pred);
         // Gold pairs: (0,1) (0,2) (1,2) (4,5); predicted: (0,1) (2,3) (4,5).
-        assert_eq!((p.true_positives, p.false_positives, p.false_negatives), (2, 1, 2));
+        assert_eq!(
+            (p.true_positives, p.false_positives, p.false_negatives),
+            (2, 1, 2)
+        );
     }
 
     #[test]
@@ -535,7 +596,10 @@ mod tests {
         assert_eq!(lines[0]["predicted"]["group"], "zhkh");
         assert_eq!(lines[0]["predicted"]["territory"], "shopsha");
         assert!(lines[0]["predicted"]["cluster"].is_string());
-        assert_eq!(lines[0]["predicted"]["cluster"], lines[1]["predicted"]["cluster"]);
+        assert_eq!(
+            lines[0]["predicted"]["cluster"],
+            lines[1]["predicted"]["cluster"]
+        );
         assert_eq!(lines[2]["predicted"]["incident"], false);
         assert!(lines[2]["predicted"]["cluster"].is_null());
         assert!(lines[2]["predicted"]["reasons"].as_array().unwrap().len() > 1);

@@ -23,8 +23,16 @@ fn dev_corpus_meets_the_targets() {
     let r = evaluate(&corpus(), &k).unwrap();
     println!("{r}");
     assert!(r.incident.f1 >= 0.92, "incident F1 {}", r.incident.f1);
-    assert!(r.group_macro_f1 >= 0.85, "group macro-F1 {}", r.group_macro_f1);
-    assert!(r.territory_accuracy >= 0.95, "territory accuracy {}", r.territory_accuracy);
+    assert!(
+        r.group_macro_f1 >= 0.85,
+        "group macro-F1 {}",
+        r.group_macro_f1
+    );
+    assert!(
+        r.territory_accuracy >= 0.95,
+        "territory accuracy {}",
+        r.territory_accuracy
+    );
     assert!(r.cluster.f1 >= 0.85, "cluster F1 {}", r.cluster.f1);
     assert!(r.urgent_recall >= 0.9, "urgent recall {}", r.urgent_recall);
 }
@@ -36,7 +44,12 @@ fn speed_of_understanding() {
     let texts: Vec<String> = std::fs::read_to_string(corpus())
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let now = chrono::Utc::now();
     let rounds = 50;
@@ -59,6 +72,8 @@ fn speed_of_understanding() {
     let elapsed = start.elapsed();
     let n = rounds * texts.len();
     let rate = n as f64 / elapsed.as_secs_f64();
-    println!("understood {n} posts in {elapsed:?}: {rate:.0} posts/s on one core ({incidents} incidents)");
+    println!(
+        "understood {n} posts in {elapsed:?}: {rate:.0} posts/s on one core ({incidents} incidents)"
+    );
     assert!(incidents > 0);
 }

@@ -67,7 +67,13 @@ impl BurstDetector {
 
     /// Record a post by `author` about `group` in `territory` at `time`; true when the pair
     /// is bursting now (posts should come in time order; a late one counts where it falls).
-    pub fn observe(&mut self, group: &str, territory: &str, author: &str, time: DateTime<Utc>) -> bool {
+    pub fn observe(
+        &mut self,
+        group: &str,
+        territory: &str,
+        author: &str,
+        time: DateTime<Utc>,
+    ) -> bool {
         let s = self.settings;
         let state = self
             .pairs
@@ -174,7 +180,12 @@ mod tests {
         let mut n = 0;
         for w in 0..(21 * 4) {
             for a in 0..4 {
-                d.observe("othody", "gavrilov-yam", &format!("u{n}"), at(w * 6) + Duration::minutes(a));
+                d.observe(
+                    "othody",
+                    "gavrilov-yam",
+                    &format!("u{n}"),
+                    at(w * 6) + Duration::minutes(a),
+                );
                 n += 1;
             }
         }
@@ -182,13 +193,23 @@ mod tests {
         let t = at(21 * 24 + 100);
         let mut burst = false;
         for a in 0..4 {
-            burst |= d.observe("othody", "gavrilov-yam", &format!("x{a}"), t + Duration::minutes(a));
+            burst |= d.observe(
+                "othody",
+                "gavrilov-yam",
+                &format!("x{a}"),
+                t + Duration::minutes(a),
+            );
         }
         assert!(!burst);
         // Fifteen distinct authors is.
         let mut burst = false;
         for a in 4..15 {
-            burst |= d.observe("othody", "gavrilov-yam", &format!("x{a}"), t + Duration::minutes(a));
+            burst |= d.observe(
+                "othody",
+                "gavrilov-yam",
+                &format!("x{a}"),
+                t + Duration::minutes(a),
+            );
         }
         assert!(burst);
     }

@@ -53,7 +53,13 @@ const EMBEDDED_GAZETTEER: &str = include_str!("../../config/gazetteer.tsv");
 const EMBEDDED_STREETS: &str = include_str!("../../config/streets.tsv");
 
 /// Territory ids of the shipped org chart.
-pub const EMBEDDED_TERRITORIES: [&str; 5] = ["gavrilov-yam", "shopsha", "velikoe", "mitino", "zayachiy-kholm"];
+pub const EMBEDDED_TERRITORIES: [&str; 5] = [
+    "gavrilov-yam",
+    "shopsha",
+    "velikoe",
+    "mitino",
+    "zayachiy-kholm",
+];
 
 impl Knowledge {
     /// Load and validate the knowledge files; `territories` are the territory ids of the org
@@ -105,12 +111,20 @@ impl Knowledge {
         let mut entries = parse_places(gazetteer.0, gazetteer.1, territories, false)?;
         entries.extend(parse_places(streets.0, streets.1, territories, true)?);
         if let Err((i, e)) = place::register(&entries, &mut builder) {
-            let file = if i < entries.len() && matches!(entries[i].0.class, PlaceClass::Street | PlaceClass::Landmark) {
+            let file = if i < entries.len()
+                && matches!(
+                    entries[i].0.class,
+                    PlaceClass::Street | PlaceClass::Landmark
+                ) {
                 streets.0
             } else {
                 gazetteer.0
             };
-            return Err(ConfigError::new(file, entries[i].0.name.clone(), format!("a name that cannot be matched: {e}")));
+            return Err(ConfigError::new(
+                file,
+                entries[i].0.name.clone(),
+                format!("a name that cannot be matched: {e}"),
+            ));
         }
         Ok(Knowledge {
             taxonomy,
@@ -145,11 +159,24 @@ fn parse_taxonomy(file: &Path, text: &str) -> Result<Taxonomy, ConfigError> {
     let mut groups: Vec<TopicGroup> = Vec::new();
     let mut lines = data_lines(text);
     match lines.next() {
-        Some((_, h)) if h.split('\t').take(4).eq(["group_id", "group", "topic", "department"]) => {}
+        Some((_, h))
+            if h.split('\t')
+                .take(4)
+                .eq(["group_id", "group", "topic", "department"]) => {}
         Some((n, _)) => {
-            return Err(ConfigError::new(file, format!("line {n}"), "expected the header «group_id<TAB>group<TAB>topic<TAB>department»"));
+            return Err(ConfigError::new(
+                file,
+                format!("line {n}"),
+                "expected the header «group_id<TAB>group<TAB>topic<TAB>department»",
+            ));
         }
-        None => return Err(ConfigError::new(file, "file", "no topics: expected a header and one line per topic")),
+        None => {
+            return Err(ConfigError::new(
+                file,
+                "file",
+                "no topics: expected a header and one line per topic",
+            ));
+        }
     }
     for (n, line) in lines {
         let f: Vec<&str> = line.split('\t').map(str::trim).collect();
@@ -172,7 +199,11 @@ fn parse_taxonomy(file: &Path, text: &str) -> Result<Taxonomy, ConfigError> {
             }
         };
         if group.topics.iter().any(|t| t.name == f[2]) {
-            return Err(ConfigError::new(file, format!("line {n}"), format!("topic «{}» appears twice in group {}", f[2], f[0])));
+            return Err(ConfigError::new(
+                file,
+                format!("line {n}"),
+                format!("topic «{}» appears twice in group {}", f[2], f[0]),
+            ));
         }
         group.topics.push(Topic {
             name: f[2].to_string(),
@@ -180,7 +211,11 @@ fn parse_taxonomy(file: &Path, text: &str) -> Result<Taxonomy, ConfigError> {
         });
     }
     if groups.is_empty() {
-        return Err(ConfigError::new(file, "file", "no topics: expected one line per topic after the header"));
+        return Err(ConfigError::new(
+            file,
+            "file",
+            "no topics: expected one line per topic after the header",
+        ));
     }
     Ok(Taxonomy { groups })
 }
@@ -224,7 +259,10 @@ fn one() -> f32 {
 /// Weight of a term: a longer phrase is more specific, up to a point; each further part of
 /// a conjunction adds a little.
 fn term_weight(base: f32, term: &str) -> f32 {
-    let parts: Vec<usize> = term.split('&').map(|p| p.split_whitespace().count()).collect();
+    let parts: Vec<usize> = term
+        .split('&')
+        .map(|p| p.split_whitespace().count())
+        .collect();
     let longest = parts.iter().copied().max().unwrap_or(1).max(1);
     let phrase = (1.0 + 0.25 * (longest as f32 - 1.0)).min(1.75);
     base * (phrase + 0.25 * (parts.len() as f32 - 1.0))
@@ -239,7 +277,10 @@ fn parse_lexicon(
 ) -> Result<Vec<Cue>, ConfigError> {
     let lex: LexiconFile = toml::from_str(text).map_err(|e| {
         let key = match e.span() {
-            Some(span) => format!("line {}", text[..span.start.min(text.len())].lines().count().max(1)),
+            Some(span) => format!(
+                "line {}",
+                text[..span.start.min(text.len())].lines().count().max(1)
+            ),
             None => "file".to_string(),
         };
         ConfigError::new(file, key, format!("not a valid lexicon: {}", e.message()))
@@ -247,15 +288,25 @@ fn parse_lexicon(
     let mut cues = Vec::new();
     for (i, c) in lex.cue.iter().enumerate() {
         if c.terms.is_empty() {
-            return Err(ConfigError::new(file, format!("cue[{i}] ({}).terms", c.name), "expected at least one term"));
+            return Err(ConfigError::new(
+                file,
+                format!("cue[{i}] ({}).terms", c.name),
+                "expected at least one term",
+            ));
         }
         if !c.weight.is_finite() {
-            return Err(ConfigError::new(file, format!("cue[{i}] ({}).weight", c.name), "expected a number"));
+            return Err(ConfigError::new(
+                file,
+                format!("cue[{i}] ({}).weight", c.name),
+                "expected a number",
+            ));
         }
         for (j, t) in c.terms.iter().enumerate() {
             builder
                 .add(t, Owner::Cue(i as u32), term_weight(c.weight, t), 1)
-                .map_err(|e| ConfigError::new(file, format!("cue[{i}] ({}).terms[{j}]", c.name), e))?;
+                .map_err(|e| {
+                    ConfigError::new(file, format!("cue[{i}] ({}).terms[{j}]", c.name), e)
+                })?;
         }
         cues.push(Cue {
             name: c.name.clone(),
@@ -268,17 +319,32 @@ fn parse_lexicon(
     for (i, spec) in lex.topic.iter().enumerate() {
         let key = format!("topic[{i}]");
         let Some(g) = taxonomy.groups.iter().position(|g| g.id == spec.group) else {
-            return Err(ConfigError::new(file, format!("{key}.group"), format!("«{}» is not a group_id of the taxonomy", spec.group)));
+            return Err(ConfigError::new(
+                file,
+                format!("{key}.group"),
+                format!("«{}» is not a group_id of the taxonomy", spec.group),
+            ));
         };
-        let Some(t) = taxonomy.groups[g].topics.iter().position(|t| t.name == spec.topic) else {
+        let Some(t) = taxonomy.groups[g]
+            .topics
+            .iter()
+            .position(|t| t.name == spec.topic)
+        else {
             return Err(ConfigError::new(
                 file,
                 format!("{key}.topic"),
-                format!("«{}» is not a topic of group {} in the taxonomy", spec.topic, spec.group),
+                format!(
+                    "«{}» is not a topic of group {} in the taxonomy",
+                    spec.topic, spec.group
+                ),
             ));
         };
         if spec.terms.is_empty() {
-            return Err(ConfigError::new(file, format!("{key}.terms"), "expected at least one term"));
+            return Err(ConfigError::new(
+                file,
+                format!("{key}.terms"),
+                "expected at least one term",
+            ));
         }
         let flat = topics
             .iter()
@@ -286,7 +352,12 @@ fn parse_lexicon(
             .expect("every taxonomy topic is in the flat list");
         for (j, term) in spec.terms.iter().enumerate() {
             builder
-                .add(term, Owner::Topic(flat as u32), term_weight(spec.weight, term), 1)
+                .add(
+                    term,
+                    Owner::Topic(flat as u32),
+                    term_weight(spec.weight, term),
+                    1,
+                )
                 .map_err(|e| ConfigError::new(file, format!("{key}.terms[{j}]"), e))?;
         }
     }
@@ -303,17 +374,45 @@ fn parse_places(
     streets: bool,
 ) -> Result<Vec<(Place, Vec<String>)>, ConfigError> {
     let (header, aliases_col, strict_col): (&[&str], usize, usize) = if streets {
-        (&["name", "kind", "territory", "status", "aliases", "strict"], 4, 5)
+        (
+            &["name", "kind", "territory", "status", "aliases", "strict"],
+            4,
+            5,
+        )
     } else {
-        (&["name", "kind", "territory", "lat", "lon", "population", "status", "aliases", "strict"], 7, 8)
+        (
+            &[
+                "name",
+                "kind",
+                "territory",
+                "lat",
+                "lon",
+                "population",
+                "status",
+                "aliases",
+                "strict",
+            ],
+            7,
+            8,
+        )
     };
     let mut lines = data_lines(text);
     match lines.next() {
         Some((_, h)) if h.split('\t').map(str::trim).eq(header.iter().copied()) => {}
         Some((n, _)) => {
-            return Err(ConfigError::new(file, format!("line {n}"), format!("expected the header «{}» (tab-separated)", header.join(" "))));
+            return Err(ConfigError::new(
+                file,
+                format!("line {n}"),
+                format!("expected the header «{}» (tab-separated)", header.join(" ")),
+            ));
         }
-        None => return Err(ConfigError::new(file, "file", "empty: expected a header and one line per place")),
+        None => {
+            return Err(ConfigError::new(
+                file,
+                "file",
+                "empty: expected a header and one line per place",
+            ));
+        }
     }
     let mut out = Vec::new();
     for (n, line) in lines {
@@ -321,12 +420,17 @@ fn parse_places(
         let get = |i: usize| f.get(i).copied().unwrap_or("");
         let (name, kind, territory) = (get(0), get(1), get(2));
         if name.is_empty() || kind.is_empty() {
-            return Err(ConfigError::new(file, format!("line {n}"), "expected a name and a kind"));
+            return Err(ConfigError::new(
+                file,
+                format!("line {n}"),
+                "expected a name and a kind",
+            ));
         }
         if territory.is_empty() {
             continue;
         }
-        if !territories.iter().any(|t| t == territory) && !SPECIAL_TERRITORIES.contains(&territory) {
+        if !territories.iter().any(|t| t == territory) && !SPECIAL_TERRITORIES.contains(&territory)
+        {
             return Err(ConfigError::new(
                 file,
                 format!("line {n} ({name})"),
@@ -352,7 +456,10 @@ fn parse_places(
             ("outside", _) => PlaceClass::Outside,
             ("district", _) => PlaceClass::District,
             (_, "город") => PlaceClass::Town,
-            (_, "улица" | "площадь" | "переулок" | "проспект" | "проезд" | "шоссе" | "микрорайон") => PlaceClass::Street,
+            (
+                _,
+                "улица" | "площадь" | "переулок" | "проспект" | "проезд" | "шоссе" | "микрорайон",
+            ) => PlaceClass::Street,
             _ if streets => PlaceClass::Landmark,
             _ => PlaceClass::Village,
         };
@@ -397,7 +504,8 @@ mod tests {
 
     const TAX: &str = "group_id\tgroup\ttopic\tdepartment\ndorogi\tДороги\tЯмы\tzhkh\n";
     const GAZ: &str = "name\tkind\tterritory\tlat\tlon\tpopulation\tstatus\taliases\tstrict\nШопша\tсело\tshopsha\t\t\t\tv\t\t\n";
-    const STREETS: &str = "name\tkind\tterritory\tstatus\taliases\tstrict\nКирова\tулица\tgavrilov-yam\tu\t\t\n";
+    const STREETS: &str =
+        "name\tkind\tterritory\tstatus\taliases\tstrict\nКирова\tулица\tgavrilov-yam\tu\t\t\n";
 
     #[test]
     fn embedded_knowledge_is_valid() {
@@ -410,24 +518,63 @@ mod tests {
 
     #[test]
     fn valid_small_files_load() {
-        let k = load(TAX, "[[topic]]\ngroup = \"dorogi\"\ntopic = \"Ямы\"\nterms = [\"ям*\"]\n", GAZ, STREETS).unwrap();
+        let k = load(
+            TAX,
+            "[[topic]]\ngroup = \"dorogi\"\ntopic = \"Ямы\"\nterms = [\"ям*\"]\n",
+            GAZ,
+            STREETS,
+        )
+        .unwrap();
         assert_eq!(k.places.len(), 2);
-        assert_eq!(k.taxonomy.default_department("dorogi", Some("Ямы")), Some("zhkh"));
+        assert_eq!(
+            k.taxonomy.default_department("dorogi", Some("Ямы")),
+            Some("zhkh")
+        );
     }
 
     #[test]
     fn errors_name_file_key_and_expectation() {
-        let e = load("group_id\tgroup\ttopic\tdepartment\ndorogi\tДороги\tЯмы\t\n", "", GAZ, STREETS).unwrap_err();
-        assert_eq!((e.file.to_str().unwrap(), e.key.as_str()), ("taxonomy.tsv", "line 2"));
+        let e = load(
+            "group_id\tgroup\ttopic\tdepartment\ndorogi\tДороги\tЯмы\t\n",
+            "",
+            GAZ,
+            STREETS,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.to_str().unwrap(), e.key.as_str()),
+            ("taxonomy.tsv", "line 2")
+        );
         assert!(e.problem.contains("department"));
 
-        let e = load(TAX, "[[topic]]\ngroup = \"dorogi\"\ntopic = \"Нет такой\"\nterms = [\"ям*\"]\n", GAZ, STREETS).unwrap_err();
-        assert_eq!((e.file.to_str().unwrap(), e.key.as_str()), ("lexicon.toml", "topic[0].topic"));
+        let e = load(
+            TAX,
+            "[[topic]]\ngroup = \"dorogi\"\ntopic = \"Нет такой\"\nterms = [\"ям*\"]\n",
+            GAZ,
+            STREETS,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.to_str().unwrap(), e.key.as_str()),
+            ("lexicon.toml", "topic[0].topic")
+        );
 
-        let e = load(TAX, "[[topic]]\ngroup = \"nope\"\ntopic = \"Ямы\"\nterms = [\"ям*\"]\n", GAZ, STREETS).unwrap_err();
+        let e = load(
+            TAX,
+            "[[topic]]\ngroup = \"nope\"\ntopic = \"Ямы\"\nterms = [\"ям*\"]\n",
+            GAZ,
+            STREETS,
+        )
+        .unwrap_err();
         assert_eq!(e.key, "topic[0].group");
 
-        let e = load(TAX, "[[topic]]\ngroup = \"dorogi\"\ntopic = \"Ямы\"\nterms = [\"я*\"]\n", GAZ, STREETS).unwrap_err();
+        let e = load(
+            TAX,
+            "[[topic]]\ngroup = \"dorogi\"\ntopic = \"Ямы\"\nterms = [\"я*\"]\n",
+            GAZ,
+            STREETS,
+        )
+        .unwrap_err();
         assert_eq!(e.key, "topic[0].terms[0]");
 
         let e = load(TAX, "[[topic]]\ngroup = \"dorogi\"\n", GAZ, STREETS).unwrap_err();
@@ -436,10 +583,16 @@ mod tests {
 
         let bad_gaz = GAZ.replace("shopsha", "atlantis");
         let e = load(TAX, "", &bad_gaz, STREETS).unwrap_err();
-        assert_eq!((e.file.to_str().unwrap(), e.key.as_str()), ("gazetteer.tsv", "line 2 (Шопша)"));
+        assert_eq!(
+            (e.file.to_str().unwrap(), e.key.as_str()),
+            ("gazetteer.tsv", "line 2 (Шопша)")
+        );
         assert!(e.problem.contains("atlantis"));
 
         let e = load(TAX, "", GAZ, "name\tkind\n").unwrap_err();
-        assert_eq!((e.file.to_str().unwrap(), e.key.as_str()), ("streets.tsv", "line 1"));
+        assert_eq!(
+            (e.file.to_str().unwrap(), e.key.as_str()),
+            ("streets.tsv", "line 1")
+        );
     }
 }

@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn ukrainian_and_belarusian_by_letters() {
-        assert_eq!(lang("Коли відремонтують дорогу? Її вже рік не чинять"), "uk");
+        assert_eq!(
+            lang("Коли відремонтують дорогу? Її вже рік не чинять"),
+            "uk"
+        );
         assert_eq!(lang("Калі ўжо адрамантуюць дарогу"), "be");
     }
 

@@ -78,7 +78,13 @@ impl MatcherBuilder {
     /// Add a term written in the lexicon syntax: words separated by spaces, `*` at the end of
     /// a word for "any ending", `&` between phrases that must all occur. `max_gap` is how many
     /// other words may stand between two words of a phrase.
-    pub fn add(&mut self, source: &str, owner: Owner, weight: f32, max_gap: u8) -> Result<(), String> {
+    pub fn add(
+        &mut self,
+        source: &str,
+        owner: Owner,
+        weight: f32,
+        max_gap: u8,
+    ) -> Result<(), String> {
         let mut phrases = Vec::new();
         for part in source.split('&') {
             let mut atoms = Vec::new();
@@ -86,7 +92,9 @@ impl MatcherBuilder {
                 let prefix = raw_word.ends_with('*');
                 let body = raw_word.trim_end_matches('*');
                 if body.contains('*') {
-                    return Err(format!("«{raw_word}»: «*» is allowed only at the end of a word"));
+                    return Err(format!(
+                        "«{raw_word}»: «*» is allowed only at the end of a word"
+                    ));
                 }
                 let n = normalize(body);
                 let count = n.tokens.len();
@@ -133,7 +141,13 @@ impl MatcherBuilder {
         let patterns: Vec<String> = self
             .atoms
             .iter()
-            .map(|(w, prefix)| if *prefix { format!(" {w}") } else { format!(" {w} ") })
+            .map(|(w, prefix)| {
+                if *prefix {
+                    format!(" {w}")
+                } else {
+                    format!(" {w} ")
+                }
+            })
             .collect();
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)

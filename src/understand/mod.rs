@@ -130,7 +130,10 @@ const INCIDENT_THRESHOLD: f32 = 0.5;
 const TOPICLESS_THRESHOLD: f32 = 2.5;
 
 fn quote(n: &normalize::Normalized, first: u32, last: u32) -> String {
-    (first..=last).map(|i| n.word(i as usize)).collect::<Vec<_>>().join(" ")
+    (first..=last)
+        .map(|i| n.word(i as usize))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Understand one post.
@@ -143,7 +146,9 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     // Place names are no topic words («Гаврилов-Ям» is no «яма»); landmarks are («автостанция»).
     let masked = |f: u32, l: u32| {
         places.iter().any(|p| {
-            f <= p.last && l >= p.first && knowledge.places[p.place as usize].class != place::PlaceClass::Landmark
+            f <= p.last
+                && l >= p.first
+                && knowledge.places[p.place as usize].class != place::PlaceClass::Landmark
         })
     };
     let terms = knowledge.matcher.terms(&hits, masked);
@@ -191,7 +196,10 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         }
     }
     for (t, w, _) in topic_score.iter_mut() {
-        let max = topic_max.iter().find(|(i, _)| i == t).map_or(*w, |(_, m)| *m);
+        let max = topic_max
+            .iter()
+            .find(|(i, _)| i == t)
+            .map_or(*w, |(_, m)| *m);
         *w = max + 0.5 * (*w - max);
     }
     let group_total = |g: u16| -> f32 {
@@ -219,7 +227,11 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     for (c, w, ev) in &cue_hits {
         let cue = &knowledge.cues[*c as usize];
         // Synonyms of one cue add up, but only so far.
-        let w = if cue.weight >= 0.0 { w.min(cue.weight * 2.0) } else { w.max(cue.weight * 2.0) };
+        let w = if cue.weight >= 0.0 {
+            w.min(cue.weight * 2.0)
+        } else {
+            w.max(cue.weight * 2.0)
+        };
         score += w;
         let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
         reasons.push(format!("{}: {}", cue.reason, ev.join(", ")));
@@ -242,7 +254,8 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     match post.author_kind {
         AuthorKind::Official => {
             score -= 5.0;
-            reasons.push("автор — официальный аккаунт: ответы и объявления власти не инцидент".into());
+            reasons
+                .push("автор — официальный аккаунт: ответы и объявления власти не инцидент".into());
         }
         AuthorKind::Business => {
             score -= 3.0;
@@ -253,7 +266,13 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
 
     let speaks_for_district = post.community_territory.is_none()
         && matches!(post.author_kind, AuthorKind::Official | AuthorKind::Media);
-    let located = place::locate(&knowledge.places, &n, &places, post.community_territory, speaks_for_district);
+    let located = place::locate(
+        &knowledge.places,
+        &n,
+        &places,
+        post.community_territory,
+        speaks_for_district,
+    );
     // A problem of another town or district is not ours, however it is worded.
     let outside = located.territory.as_deref() == Some("outside");
     if outside {
@@ -262,12 +281,18 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     }
     reasons.push(located.reason);
 
-    let incident = !outside && score >= INCIDENT_THRESHOLD && (best.is_some() || score >= TOPICLESS_THRESHOLD);
+    let incident =
+        !outside && score >= INCIDENT_THRESHOLD && (best.is_some() || score >= TOPICLESS_THRESHOLD);
     let (group, topic) = match best {
         Some((t, _, ev)) => {
             let (g, topic) = knowledge.topic(t);
             let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
-            reasons.push(format!("тема: {} / {}: {}", g.name, topic.name, ev.join(", ")));
+            reasons.push(format!(
+                "тема: {} / {}: {}",
+                g.name,
+                topic.name,
+                ev.join(", ")
+            ));
             (Some(g.id.clone()), Some(topic.name.clone()))
         }
         None => {
@@ -324,7 +349,9 @@ pub const CLOSE_IN_TIME_HOURS: i64 = 4;
 
 /// The street part of a place («Гаврилов-Ям, ул. Кирова, д. 20» → «ул. Кирова»), if any.
 fn street_of(place: &str) -> Option<&str> {
-    place.split(", ").find(|p| p.starts_with("ул. ") || p.starts_with("пер. ") || p.starts_with("пр-т "))
+    place
+        .split(", ")
+        .find(|p| p.starts_with("ул. ") || p.starts_with("пер. ") || p.starts_with("пр-т "))
 }
 
 /// Whether a new post (`post`) is about the same real-world problem as `open`: same group and
@@ -336,7 +363,10 @@ pub fn same_problem(post: &ProblemRef<'_>, open: &ProblemRef<'_>) -> bool {
         return false;
     }
     let hours = (post.last_seen - open.last_seen).num_minutes().abs() as f64 / 60.0;
-    let (a, b) = (post.place.and_then(street_of), open.place.and_then(street_of));
+    let (a, b) = (
+        post.place.and_then(street_of),
+        open.place.and_then(street_of),
+    );
     if let (Some(a), Some(b)) = (a, b)
         && a != b
     {

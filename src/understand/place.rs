@@ -60,19 +60,36 @@ impl Place {
 /// Холме). Indeclinable names keep their nominative among the forms.
 pub fn word_forms(word: &str) -> Vec<String> {
     let w = word.to_lowercase().replace('ё', "е");
-    let strip = |n: usize| w.chars().take(w.chars().count().saturating_sub(n)).collect::<String>();
-    let with = |stem: &str, ends: &[&str]| ends.iter().map(|e| format!("{stem}{e}")).collect::<Vec<_>>();
+    let strip = |n: usize| {
+        w.chars()
+            .take(w.chars().count().saturating_sub(n))
+            .collect::<String>()
+    };
+    let with = |stem: &str, ends: &[&str]| {
+        ends.iter()
+            .map(|e| format!("{stem}{e}"))
+            .collect::<Vec<_>>()
+    };
     let mut forms = if w.ends_with("ое") || w.ends_with("ее") {
-        with(&strip(2), &["ое", "ого", "ом", "ому", "им", "ее", "его", "ем", "ему"])
+        with(
+            &strip(2),
+            &["ое", "ого", "ом", "ому", "им", "ее", "его", "ем", "ему"],
+        )
     } else if w.ends_with("ий") || w.ends_with("ый") {
         let s = strip(2);
-        let mut f = with(&s, &["ий", "ый", "ого", "ом", "ому", "им", "его", "ем", "ему"]);
+        let mut f = with(
+            &s,
+            &["ий", "ый", "ого", "ом", "ому", "им", "его", "ем", "ему"],
+        );
         f.extend(with(&s, &["ьего", "ьем", "ьему", "ьим", "ье", "ья", "ьей"]));
         f
     } else if w.ends_with("ая") || w.ends_with("яя") {
         with(&strip(2), &["ая", "ой", "ую", "ою", "яя", "ей", "юю"])
     } else if w.ends_with("ые") || w.ends_with("ие") {
-        with(&strip(2), &["ые", "ие", "ых", "их", "ым", "им", "ыми", "ими"])
+        with(
+            &strip(2),
+            &["ые", "ие", "ых", "их", "ым", "им", "ыми", "ими"],
+        )
     } else if w.ends_with('о') {
         with(&strip(1), &["о", "а", "у", "ом", "е"])
     } else if w.ends_with('а') {
@@ -111,7 +128,11 @@ pub fn name_terms(name: &str) -> Vec<String> {
         let mut next = Vec::with_capacity(terms.len() * forms.len());
         for t in &terms {
             for f in &forms {
-                next.push(if t.is_empty() { f.clone() } else { format!("{t} {f}") });
+                next.push(if t.is_empty() {
+                    f.clone()
+                } else {
+                    format!("{t} {f}")
+                });
             }
         }
         terms = next;
@@ -121,11 +142,15 @@ pub fn name_terms(name: &str) -> Vec<String> {
 }
 
 /// Register every name and alias of `places` with the matcher.
-pub fn register(places: &[(Place, Vec<String>)], b: &mut MatcherBuilder) -> Result<(), (usize, String)> {
+pub fn register(
+    places: &[(Place, Vec<String>)],
+    b: &mut MatcherBuilder,
+) -> Result<(), (usize, String)> {
     for (i, (place, aliases)) in places.iter().enumerate() {
         for name in std::iter::once(&place.name).chain(aliases) {
             for term in name_terms(name) {
-                b.add(&term, Owner::Place(i as u32), 1.0, 0).map_err(|e| (i, e))?;
+                b.add(&term, Owner::Place(i as u32), 1.0, 0)
+                    .map_err(|e| (i, e))?;
             }
         }
     }
@@ -134,21 +159,111 @@ pub fn register(places: &[(Place, Vec<String>)], b: &mut MatcherBuilder) -> Resu
 
 /// Words after which a capitalised word is a place name rather than an ordinary word.
 const PLACE_CONTEXT: &[&str] = &[
-    "в", "во", "из", "до", "у", "под", "от", "около", "возле", "за", "через", "по", "на", "с",
-    "со", "к", "ко", "между", "близ", "над", "село", "селе", "села", "селу", "деревня",
-    "деревне", "деревни", "деревню", "поселок", "поселке", "поселка", "д", "п", "пос", "г",
-    "город", "городе", "города", "жители", "жителей", "жителям", "улица", "улице", "улицы",
-    "улицу", "улицах", "улицам", "ул", "пр", "проспект", "пер", "переулок", "переулке",
-    "площадь", "площади", "проезд", "районе", "угол", "углу", "перекресток", "перекрестке", "напротив", "нас",
-    "вдоль", "мимо", "and",
+    "в",
+    "во",
+    "из",
+    "до",
+    "у",
+    "под",
+    "от",
+    "около",
+    "возле",
+    "за",
+    "через",
+    "по",
+    "на",
+    "с",
+    "со",
+    "к",
+    "ко",
+    "между",
+    "близ",
+    "над",
+    "село",
+    "селе",
+    "села",
+    "селу",
+    "деревня",
+    "деревне",
+    "деревни",
+    "деревню",
+    "поселок",
+    "поселке",
+    "поселка",
+    "д",
+    "п",
+    "пос",
+    "г",
+    "город",
+    "городе",
+    "города",
+    "жители",
+    "жителей",
+    "жителям",
+    "улица",
+    "улице",
+    "улицы",
+    "улицу",
+    "улицах",
+    "улицам",
+    "ул",
+    "пр",
+    "проспект",
+    "пер",
+    "переулок",
+    "переулке",
+    "площадь",
+    "площади",
+    "проезд",
+    "районе",
+    "угол",
+    "углу",
+    "перекресток",
+    "перекрестке",
+    "напротив",
+    "нас",
+    "вдоль",
+    "мимо",
+    "and",
 ];
 
 /// Words after which a capitalised word is a street name.
 const STREET_CONTEXT: &[&str] = &[
-    "на", "по", "с", "со", "от", "до", "у", "около", "возле", "вдоль", "районе", "угол",
-    "углу", "перекресток", "перекрестке", "напротив", "улица", "улице", "улицы", "улицу",
-    "улицей", "улицах", "улицам", "ул", "пр", "проспект", "проспекте", "пер", "переулок", "переулке", "площадь",
-    "площади", "мимо", "за", "к",
+    "на",
+    "по",
+    "с",
+    "со",
+    "от",
+    "до",
+    "у",
+    "около",
+    "возле",
+    "вдоль",
+    "районе",
+    "угол",
+    "углу",
+    "перекресток",
+    "перекрестке",
+    "напротив",
+    "улица",
+    "улице",
+    "улицы",
+    "улицу",
+    "улицей",
+    "улицах",
+    "улицам",
+    "ул",
+    "пр",
+    "проспект",
+    "проспекте",
+    "пер",
+    "переулок",
+    "переулке",
+    "площадь",
+    "площади",
+    "мимо",
+    "за",
+    "к",
 ];
 
 /// A place named in a post.
@@ -162,7 +277,12 @@ pub struct PlaceHit {
 }
 
 /// The place hits among `terms` that pass the context rules.
-pub fn accept(places: &[Place], n: &Normalized, terms: &[TermHit], owner_of: impl Fn(u32) -> Owner) -> Vec<PlaceHit> {
+pub fn accept(
+    places: &[Place],
+    n: &Normalized,
+    terms: &[TermHit],
+    owner_of: impl Fn(u32) -> Owner,
+) -> Vec<PlaceHit> {
     let mut out: Vec<PlaceHit> = Vec::new();
     for t in terms {
         let Owner::Place(p) = owner_of(t.term) else {
@@ -175,12 +295,15 @@ pub fn accept(places: &[Place], n: &Normalized, terms: &[TermHit], owner_of: imp
         }
         let prev = (t.first > 0).then(|| n.word(t.first as usize - 1));
         let next_is_number = (t.last as usize + 1) < n.tokens.len()
-            && n.word(t.last as usize + 1).starts_with(|c: char| c.is_ascii_digit());
+            && n.word(t.last as usize + 1)
+                .starts_with(|c: char| c.is_ascii_digit());
         let ok = match place.class {
             PlaceClass::Street => {
                 first.capital
                     && (prev.is_some_and(|w| STREET_CONTEXT.contains(&w)) || next_is_number)
-                    || prev.is_some_and(|w| matches!(w, "ул" | "улица" | "улице" | "улицы" | "улицу" | "улицах"))
+                    || prev.is_some_and(|w| {
+                        matches!(w, "ул" | "улица" | "улице" | "улицы" | "улицу" | "улицах")
+                    })
             }
             _ if place.strict => {
                 (first.capital || first.hashtag)
@@ -196,10 +319,14 @@ pub fn accept(places: &[Place], n: &Normalized, terms: &[TermHit], owner_of: imp
             && prev.is_some_and(|w| matches!(w, "в" | "во" | "под"))
             && n.word(t.last as usize).ends_with(['е', 'и']);
         // A longer name covering a shorter one wins («Ростовский район» over «Ростов»).
-        if out.iter().any(|o| o.first <= t.first && o.last >= t.last && (o.last - o.first) > (t.last - t.first)) {
+        if out.iter().any(|o| {
+            o.first <= t.first && o.last >= t.last && (o.last - o.first) > (t.last - t.first)
+        }) {
             continue;
         }
-        out.retain(|o| !(t.first <= o.first && t.last >= o.last && (t.last - t.first) > (o.last - o.first)));
+        out.retain(|o| {
+            !(t.first <= o.first && t.last >= o.last && (t.last - t.first) > (o.last - o.first))
+        });
         out.push(PlaceHit {
             place: p,
             first: t.first,
@@ -235,16 +362,35 @@ pub fn locate(
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let is_local = |h: &&PlaceHit| matches!(class(h), PlaceClass::Village | PlaceClass::Town | PlaceClass::Street | PlaceClass::Landmark);
-    let strong: Vec<&PlaceHit> = hits.iter().filter(is_local).filter(|h| !places[h.place as usize].weak).collect();
-    let weak: Vec<&PlaceHit> = hits.iter().filter(is_local).filter(|h| places[h.place as usize].weak).collect();
+    let is_local = |h: &&PlaceHit| {
+        matches!(
+            class(h),
+            PlaceClass::Village | PlaceClass::Town | PlaceClass::Street | PlaceClass::Landmark
+        )
+    };
+    let strong: Vec<&PlaceHit> = hits
+        .iter()
+        .filter(is_local)
+        .filter(|h| !places[h.place as usize].weak)
+        .collect();
+    let weak: Vec<&PlaceHit> = hits
+        .iter()
+        .filter(is_local)
+        .filter(|h| places[h.place as usize].weak)
+        .collect();
     let outside = hits.iter().find(|h| class(h) == PlaceClass::Outside);
-    let located_outside = hits.iter().find(|h| class(h) == PlaceClass::Outside && h.located);
+    let located_outside = hits
+        .iter()
+        .find(|h| class(h) == PlaceClass::Outside && h.located);
     let district = hits.iter().find(|h| class(h) == PlaceClass::District);
     let out = |h: &PlaceHit| Located {
         territory: Some("outside".into()),
         place: Some(places[h.place as usize].name.clone()),
-        reason: format!("место: за пределами округа — {} («{}»)", places[h.place as usize].name, quote(h)),
+        reason: format!(
+            "место: за пределами округа — {} («{}»)",
+            places[h.place as usize].name,
+            quote(h)
+        ),
     };
     let whole = |h: &PlaceHit| Located {
         territory: Some("district".into()),
@@ -253,12 +399,17 @@ pub fn locate(
     };
     // «В Угличе на улице Ленина»: the street is in the other town.
     if let Some(o) = located_outside
-        && !strong.iter().any(|h| matches!(class(h), PlaceClass::Village | PlaceClass::Town) || h.first < o.first)
+        && !strong.iter().any(|h| {
+            matches!(class(h), PlaceClass::Village | PlaceClass::Town) || h.first < o.first
+        })
     {
         return out(o);
     }
     if let Some(d) = district {
-        let mut territories: Vec<&str> = strong.iter().map(|h| places[h.place as usize].territory.as_str()).collect();
+        let mut territories: Vec<&str> = strong
+            .iter()
+            .map(|h| places[h.place as usize].territory.as_str())
+            .collect();
         territories.sort_unstable();
         territories.dedup();
         let only_landmarks = strong.iter().all(|h| class(h) == PlaceClass::Landmark);
@@ -301,10 +452,15 @@ fn local(places: &[Place], n: &Normalized, hits: &[&PlaceHit]) -> Located {
         PlaceClass::Village => 0,
         _ => 1,
     };
-    let best = hits.iter().min_by_key(|h| (rank(h), h.first)).expect("hits are not empty");
+    let best = hits
+        .iter()
+        .min_by_key(|h| (rank(h), h.first))
+        .expect("hits are not empty");
     let territory = places[best.place as usize].territory.clone();
     let place = most_precise(places, n, hits, &territory);
-    let words: Vec<&str> = (best.first..=best.last).map(|i| n.word(i as usize)).collect();
+    let words: Vec<&str> = (best.first..=best.last)
+        .map(|i| n.word(i as usize))
+        .collect();
     Located {
         reason: format!("место: {} («{}»)", place, words.join(" ")),
         territory: Some(territory),
@@ -339,7 +495,19 @@ fn most_precise(places: &[Place], n: &Normalized, local: &[&PlaceHit], territory
             if place.class == PlaceClass::Street && next < n.tokens.len() {
                 let w = n.word(next);
                 let unit = next + 1 < n.tokens.len()
-                    && matches!(n.word(next + 1), "руб" | "рублей" | "р" | "км" | "м" | "метров" | "минут" | "человек" | "тысяч" | "градусов");
+                    && matches!(
+                        n.word(next + 1),
+                        "руб"
+                            | "рублей"
+                            | "р"
+                            | "км"
+                            | "м"
+                            | "метров"
+                            | "минут"
+                            | "человек"
+                            | "тысяч"
+                            | "градусов"
+                    );
                 if w.starts_with(|c: char| c.is_ascii_digit()) && w.len() <= 4 && !unit {
                     label.push_str(&format!(", д. {w}"));
                 }
