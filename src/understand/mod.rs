@@ -221,7 +221,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         });
 
     // Incident or not.
-    let mut score: f32 = -0.6;
+    let mut score: f32 = -0.5;
     let mut urgent_cue = None;
     let mut follow_up = false;
     for (c, w, ev) in &cue_hits {
@@ -241,11 +241,15 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         }
     }
     if let Some((_, w, _)) = best {
-        score += 0.6 + (w.min(3.0)) * 0.3;
+        score += 0.7 + w.min(3.0) * 0.3;
     }
     if n.questions > 0 {
         score += 0.4;
         reasons.push("вопрос в тексте".into());
+    }
+    if n.laughs > 0 {
+        score -= 1.0;
+        reasons.push("шутливый тон (смеющиеся смайлы)".into());
     }
     if n.exclamations >= 2 || n.shouted >= 1 {
         score += 0.3;

@@ -38,6 +38,8 @@ pub struct Normalized {
     /// Words of five letters or more written in capitals (shouting; shorter ones are
     /// abbreviations: ЕГЭ, ЦРБ, ЛЭП).
     pub shouted: u32,
+    /// Laughing emoji and `))` smileys: a joke, rarely a complaint.
+    pub laughs: u32,
     /// Cyrillic letters in the original.
     pub cyrillic: u32,
     /// Latin letters in the original.
@@ -304,6 +306,10 @@ pub fn normalize(raw: &str) -> Normalized {
         } else {
             b.end_word();
             match c {
+                '😂' | '🤣' | '😅' | '😆' | '😁' | '😄' | '😃' | '🙈' | '😜' | '😉' => {
+                    b.out.laughs += 1
+                }
+                ')' if prev_punct == ')' => b.out.laughs += 1,
                 '«' | '“' | '„' => b.quoted = true,
                 '»' | '”' => b.quoted = false,
                 '"' => b.quoted = !b.quoted,
@@ -400,6 +406,13 @@ mod tests {
                 assert_eq!(l.to_string(), std.replace('ё', "е"), "{c:?}");
             }
         }
+    }
+
+    #[test]
+    fn laughs_are_counted() {
+        assert_eq!(normalize("Гаврилов-Пляж 😂😂").laughs, 2);
+        assert_eq!(normalize("ну вы даёте)))").laughs, 2);
+        assert_eq!(normalize("(см. фото)").laughs, 0);
     }
 
     #[test]

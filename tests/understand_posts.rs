@@ -1,0 +1,569 @@
+//! The understanding step on posts written for these tests, in words the development corpus
+//! does not use: each decision path and each known trap has a case. A wrong answer names the
+//! post, what was expected and the reasons given.
+
+use chrono::Utc;
+use otklik::model::{AuthorKind, Platform};
+use otklik::understand::{Knowledge, PostView, Understanding, understand};
+
+struct Case {
+    text: &'static str,
+    community: Option<&'static str>,
+    author: AuthorKind,
+    incident: bool,
+    group: Option<&'static str>,
+    territory: Option<&'static str>,
+    urgent: Option<bool>,
+}
+
+const R: AuthorKind = AuthorKind::Resident;
+const O: AuthorKind = AuthorKind::Official;
+const M: AuthorKind = AuthorKind::Media;
+const B: AuthorKind = AuthorKind::Business;
+const GY: Option<&str> = Some("gavrilov-yam");
+
+fn case(
+    text: &'static str,
+    community: Option<&'static str>,
+    author: AuthorKind,
+    incident: bool,
+    group: Option<&'static str>,
+    territory: Option<&'static str>,
+) -> Case {
+    Case {
+        text,
+        community,
+        author,
+        incident,
+        group,
+        territory,
+        urgent: None,
+    }
+}
+
+fn urgent(mut c: Case, u: bool) -> Case {
+    c.urgent = Some(u);
+    c
+}
+
+fn run(k: &Knowledge, c: &Case) -> Understanding {
+    understand(
+        &PostView {
+            platform: Platform::Vk,
+            is_comment: false,
+            text: c.text,
+            community: "test",
+            community_territory: c.community,
+            author_kind: c.author,
+            published: Utc::now(),
+        },
+        k,
+    )
+}
+
+fn check(cases: &[Case]) {
+    let k = Knowledge::embedded();
+    let mut failures = Vec::new();
+    for c in cases {
+        let u = run(&k, c);
+        let mut wrong = Vec::new();
+        if u.incident != c.incident {
+            wrong.push(format!("incident {} (expected {})", u.incident, c.incident));
+        }
+        if c.incident && u.group.as_deref() != c.group {
+            wrong.push(format!("group {:?} (expected {:?})", u.group, c.group));
+        }
+        if u.territory.as_deref() != c.territory {
+            wrong.push(format!(
+                "territory {:?} (expected {:?})",
+                u.territory, c.territory
+            ));
+        }
+        if let Some(x) = c.urgent
+            && u.urgent != x
+        {
+            wrong.push(format!("urgent {} (expected {x})", u.urgent));
+        }
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "«{}»: {}\n    {}",
+                c.text,
+                wrong.join(", "),
+                u.reasons.join(" | ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn complaints_in_many_wordings() {
+    check(&[
+        case(
+            "На Калинина такие колдобины, что машину на брюхо сажаешь. Доколе?",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Дорога на Пирогова вся в дырах, вчера колесо пробил. Когда залатают?",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Третий день сидим без воды, из крана ни капли. Водоканал молчит",
+            GY,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "В кране опять пусто, ни холодной, ни горячей. Сколько это будет продолжаться?",
+            GY,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "Мусор не забирают вторую неделю, баки забиты под завязку, вонища на весь двор",
+            GY,
+            R,
+            true,
+            Some("othody"),
+            GY,
+        ),
+        case(
+            "Контейнеры у нас в Шопше не вывозили с понедельника, крысы уже бегают",
+            Some("shopsha"),
+            R,
+            true,
+            Some("othody"),
+            Some("shopsha"),
+        ),
+        case(
+            "Фонари на Северной не горят, вечером идти страшно, хоть с фонариком ходи",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Бродячие псы у школы кидаются на детей, кто-нибудь займётся отловом?",
+            GY,
+            R,
+            true,
+            Some("bezopasnost"),
+            GY,
+        ),
+        case(
+            "У нас в Митине снова вырубило электричество, сидим при свечах с обеда",
+            Some("mitino"),
+            R,
+            true,
+            Some("energetika"),
+            Some("mitino"),
+        ),
+        case(
+            "Батареи в квартире еле тёплые, дома +15, дети болеют. УК отвечает что всё по норме",
+            GY,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "Автобус из Великого в город опять не пришёл, люди час мёрзли на остановке",
+            Some("velikoe"),
+            R,
+            true,
+            Some("transport"),
+            Some("velikoe"),
+        ),
+        case(
+            "Подскажите, куда жаловаться на управляющую компанию? Подъезд не убирают месяцами",
+            GY,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "Скажите пожалуйста, когда на Клубной будут менять трубы? Вода ржавая течёт",
+            GY,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "Улицу Шишкина так и не почистили после снегопада, машины буксуют",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Интернет в Ильинском-Урусове пропадает каждый вечер, работать невозможно",
+            Some("shopsha"),
+            R,
+            true,
+            Some("svyaz"),
+            Some("shopsha"),
+        ),
+        case(
+            "В поликлинике к терапевту не записаться, талонов нет на месяц вперёд",
+            GY,
+            R,
+            true,
+            Some("zdravoohranenie"),
+            GY,
+        ),
+        case(
+            "В садике на Советской детей кормят одними макаронами, повар ворует?",
+            GY,
+            R,
+            true,
+            Some("obrazovanie"),
+            GY,
+        ),
+        case(
+            "Свалку у леса за Щекотовом так никто и не убрал, весь мусор в ручье",
+            Some("shopsha"),
+            R,
+            true,
+            Some("othody"),
+            Some("shopsha"),
+        ),
+    ]);
+}
+
+#[test]
+fn sarcasm_and_implicit_complaints_count() {
+    check(&[
+        case(
+            "Спасибо нашим дорожникам за прекрасные ямы на Советской, третий диск меняю 👏",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Мост в Спассе «отремонтировали» так, что по нему страшно ходить",
+            Some("zayachiy-kholm"),
+            R,
+            true,
+            Some("dorogi"),
+            Some("zayachiy-kholm"),
+        ),
+        case(
+            "Ну что, снова вечер на Седова в полной темноте. Стабильность",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+    ]);
+}
+
+#[test]
+fn not_incidents() {
+    check(&[
+        case(
+            "Уважаемые жители! 3 марта с 9:00 до 16:00 будет отключено электроснабжение на улице Кирова в связи с плановыми работами.",
+            None,
+            O,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Ваше обращение рассмотрено, ямы на ул. Советской будут заделаны до 1 июня.",
+            None,
+            O,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Водоснабжение на улице Калинина восстановлено, бригада завершила работы.",
+            GY,
+            M,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Огромное спасибо водителю автобуса, который дождался бабушку!",
+            GY,
+            R,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Поздравляем с Днём города! Счастья и добра всем жителям Гаврилов-Яма!",
+            None,
+            O,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Потерялась собака, рыжая дворняжка, откликается на Джек, район Менжинского",
+            GY,
+            R,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Продаю дрова берёзовые, колотые, с доставкой по району. Недорого",
+            GY,
+            B,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Вывоз мусора, уборка участков, спил деревьев. Звоните по телефону в объявлении",
+            GY,
+            B,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Кто сегодня пойдёт на рыбалку на Которосль? Говорят клюёт",
+            GY,
+            R,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "В Ярославле на Московском проспекте провалился асфальт, движение ограничено",
+            None,
+            M,
+            false,
+            None,
+            Some("outside"),
+        ),
+        case(
+            "В Тутаеве третий день нет горячей воды в нескольких домах",
+            None,
+            M,
+            false,
+            None,
+            Some("outside"),
+        ),
+        case(
+            "В соседнем районе жители жалуются на разбитые дороги",
+            None,
+            M,
+            false,
+            None,
+            Some("outside"),
+        ),
+    ]);
+}
+
+#[test]
+fn places_in_their_russian_forms() {
+    check(&[
+        case(
+            "Из Великого до трассы дорогу не грейдировали с весны, колея по колено",
+            None,
+            R,
+            true,
+            Some("dorogi"),
+            Some("velikoe"),
+        ),
+        case(
+            "В Заячьем-Холме второй день нет света, холодильники текут",
+            None,
+            R,
+            true,
+            Some("energetika"),
+            Some("zayachiy-kholm"),
+        ),
+        case(
+            "Урусово опять без связи, ни один оператор не ловит",
+            None,
+            R,
+            true,
+            Some("svyaz"),
+            Some("shopsha"),
+        ),
+        case(
+            "На Конституции 12 прорвало трубу в подвале, весь подъезд в пару",
+            None,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "В Стогинском стадо коров ходит по огородам без пастуха",
+            None,
+            R,
+            true,
+            Some("selskoe-hozyaystvo"),
+            Some("mitino"),
+        ),
+        case(
+            "Великое спасибо всем, кто помог найти кота! Он дома",
+            Some("velikoe"),
+            R,
+            false,
+            None,
+            Some("velikoe"),
+        ),
+        case("Великое спасибо соседям за помощь", GY, R, false, None, GY),
+        case(
+            "Сходили на поляна за грибами, красота",
+            GY,
+            R,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "#ГавриловЯм #подслушано Кто знает, во сколько открывается рынок?",
+            None,
+            R,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "По всему округу дороги не чищены, автобусы в сёла не ходят",
+            None,
+            M,
+            true,
+            Some("dorogi"),
+            Some("district"),
+        ),
+    ]);
+}
+
+#[test]
+fn urgency() {
+    check(&[
+        urgent(
+            case(
+                "СРОЧНО! В подъезде на Победы 5 сильно пахнет газом, никого нет",
+                GY,
+                R,
+                true,
+                Some("energetika"),
+                GY,
+            ),
+            true,
+        ),
+        urgent(
+            case(
+                "На Кирова оборвался провод и лежит на тротуаре, искрит!",
+                GY,
+                R,
+                true,
+                Some("energetika"),
+                GY,
+            ),
+            true,
+        ),
+        urgent(
+            case(
+                "Горит сарай в Поляне, огонь идёт к домам, пожарные ещё не приехали",
+                Some("velikoe"),
+                R,
+                true,
+                Some("bezopasnost"),
+                Some("velikoe"),
+            ),
+            true,
+        ),
+        urgent(
+            case(
+                "На Советской снова яма у магазина, когда заделают?",
+                GY,
+                R,
+                true,
+                Some("dorogi"),
+                GY,
+            ),
+            false,
+        ),
+        urgent(
+            case(
+                "Когда покрасят лавочки в сквере? Облезли совсем",
+                GY,
+                R,
+                true,
+                Some("blagoustroystvo"),
+                GY,
+            ),
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn markup_lookalikes_and_languages() {
+    let k = Knowledge::embedded();
+    let c = case(
+        "[club1|Администрация], нет вoды нa Кирова третий день!",
+        GY,
+        R,
+        true,
+        Some("zhkh"),
+        GY,
+    );
+    let u = run(&k, &c);
+    assert!(
+        u.incident && u.group.as_deref() == Some("zhkh"),
+        "{:?}",
+        u.reasons
+    );
+    assert_eq!(u.lang, "ru");
+    let u = run(
+        &k,
+        &case(
+            "Коли відремонтують дорогу на Кірова? Ями скрізь",
+            GY,
+            R,
+            true,
+            None,
+            GY,
+        ),
+    );
+    assert_eq!(u.lang, "uk");
+    let u = run(
+        &k,
+        &case(
+            "The bridge over the river is closed again, when will it open?",
+            GY,
+            R,
+            false,
+            None,
+            GY,
+        ),
+    );
+    assert_eq!(u.lang, "en");
+}
