@@ -6,7 +6,7 @@
 //! at most) and conjunctions (`A & B`: both anywhere in the post) are then checked on the
 //! handful of words that matched.
 
-use super::normalize::{Normalized, normalize};
+use super::normalize::{Normalized, narrow, normalize};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 
@@ -138,15 +138,16 @@ impl MatcherBuilder {
     }
 
     pub fn build(self) -> Matcher {
-        let patterns: Vec<String> = self
+        let patterns: Vec<Vec<u8>> = self
             .atoms
             .iter()
             .map(|(w, prefix)| {
-                if *prefix {
+                let p = if *prefix {
                     format!(" {w}")
                 } else {
                     format!(" {w} ")
-                }
+                };
+                p.chars().map(narrow).collect()
             })
             .collect();
         let ac = AhoCorasick::builder()
@@ -201,7 +202,7 @@ impl Matcher {
         let ntok = n.tokens.len();
         // (token, atom) pairs; the matcher reports them in order of match end, so sort.
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(16);
-        for m in self.ac.find_overlapping_iter(n.text.as_str()) {
+        for m in self.ac.find_overlapping_iter(n.narrow.as_slice()) {
             let tok = n.token_at(m.start() + 1) as u32;
             pairs.push((tok, m.pattern().as_u32()));
         }

@@ -102,7 +102,8 @@ pub struct Understanding {
     pub lang: String,
     /// A local problem reported, or a request or question to the authorities.
     pub incident: bool,
-    /// Confidence that it is an incident, 0..1.
+    /// Confidence that it is an incident, 0..1; 0.5 is the decision threshold (a post above it
+    /// can still be no incident when it names no topic or is about another district).
     pub score: f32,
     /// Threat to life or health, an emergency, a mass outage.
     pub urgent: bool,
@@ -320,7 +321,8 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     Understanding {
         lang,
         incident,
-        score: 1.0 / (1.0 + (-score).exp()),
+        // Calibrated so that 0.5 is the decision threshold.
+        score: 1.0 / (1.0 + (INCIDENT_THRESHOLD - score).exp()),
         urgent,
         group,
         topic,

@@ -12,6 +12,8 @@ pub struct Token {
     /// Byte range in [`Normalized::text`].
     pub start: u32,
     pub end: u32,
+    /// Where the word starts in [`Normalized::narrow`].
+    pub narrow_start: u32,
     /// The word began with a capital letter in the original.
     pub capital: bool,
     /// The word opens a sentence (or the post).
@@ -30,6 +32,9 @@ pub struct Token {
 #[derive(Clone, Debug, Default)]
 pub struct Normalized {
     pub text: String,
+    /// The same text one byte per character ([`narrow`]): what the matcher scans, half the
+    /// bytes of UTF-8 Cyrillic.
+    pub narrow: Vec<u8>,
     pub tokens: Vec<Token>,
     /// Question marks in the original (runs count once).
     pub questions: u32,
@@ -58,11 +63,11 @@ impl Normalized {
         &self.text[t.start as usize..t.end as usize]
     }
 
-    /// Index of the token that starts at byte `pos` of [`Normalized::text`] (or contains it).
+    /// Index of the token that starts at byte `pos` of [`Normalized::narrow`] (or contains it).
     pub fn token_at(&self, pos: usize) -> usize {
         match self
             .tokens
-            .binary_search_by(|t| (t.start as usize).cmp(&pos))
+            .binary_search_by(|t| (t.narrow_start as usize).cmp(&pos))
         {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
@@ -91,6 +96,17 @@ fn lower(c: char) -> Option<char> {
         'ё' | 'Ё' => 'е',
         _ => return None,
     })
+}
+
+/// One byte for a character of normalized text: ASCII as it is, `а`..`я` as 0xC0..0xDF (as in
+/// windows-1251), anything else 0x80, which no pattern of the lexicon contains.
+#[inline]
+pub fn narrow(c: char) -> u8 {
+    match c {
+        '\0'..='\u{7F}' => c as u8,
+        'а'..='я' => (c as u32 - 'а' as u32) as u8 + 0xC0,
+        _ => 0x80,
+    }
 }
 
 fn is_cyrillic(c: char) -> bool {
@@ -180,18 +196,24 @@ impl Builder {
             self.out.shouted += 1;
         }
         let start = self.out.text.len();
-        if self.word_cyr && self.word_latin {
-            for c in self.word.chars() {
-                self.out.text.push(cyrillic_lookalike(c).unwrap_or(c));
-            }
-        } else {
-            self.out.text.push_str(&self.word);
+        let narrow_start = self.out.narrow.len();
+        let mixed = self.word_cyr && self.word_latin;
+        for c in self.word.chars() {
+            let c = if mixed {
+                cyrillic_lookalike(c).unwrap_or(c)
+            } else {
+                c
+            };
+            self.out.text.push(c);
+            self.out.narrow.push(narrow(c));
         }
         let end = self.out.text.len();
         self.out.text.push(' ');
+        self.out.narrow.push(b' ');
         self.out.tokens.push(Token {
             start: start as u32,
             end: end as u32,
+            narrow_start: narrow_start as u32,
             capital: self.capital,
             sentence_start: self.sentence_start,
             hashtag: self.hashtag,
@@ -239,6 +261,7 @@ pub fn normalize(raw: &str) -> Normalized {
     let mut b = Builder {
         out: Normalized {
             text: String::with_capacity(raw.len() + 2),
+            narrow: Vec::with_capacity(raw.len() + 2),
             tokens: Vec::with_capacity(raw.len() / 6 + 1),
             ..Normalized::default()
         },
@@ -254,6 +277,7 @@ pub fn normalize(raw: &str) -> Normalized {
         quoted: false,
     };
     b.out.text.push(' ');
+    b.out.narrow.push(b' ');
     let mut i = 0;
     let mut prev_punct = '\0';
     while i < chars.len() {
@@ -331,6 +355,7 @@ pub fn normalize(raw: &str) -> Normalized {
     b.end_word();
     if b.out.text.len() == 1 {
         b.out.text.push(' ');
+        b.out.narrow.push(b' ');
     }
     b.out
 }
@@ -387,7 +412,8 @@ mod tests {
         assert!(n.tokens[0].capital && n.tokens[0].sentence_start);
         assert!(n.tokens[2].sentence_start);
         assert!(n.tokens[4].capital && !n.tokens[4].sentence_start);
-        assert_eq!(n.token_at(n.tokens[4].start as usize), 4);
+        assert_eq!(n.token_at(n.tokens[4].narrow_start as usize), 4);
+        assert_eq!(n.narrow.len(), n.text.chars().count());
     }
 
     #[test]
