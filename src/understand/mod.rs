@@ -395,3 +395,124 @@ pub fn same_problem(post: &ProblemRef<'_>, open: &ProblemRef<'_>) -> bool {
     }
     sim >= if same_place { 0.15 } else { 0.3 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_767_225_600 + h * 3600, 0).unwrap()
+    }
+
+    fn problem<'a>(
+        topic: &'a str,
+        place: Option<&'a str>,
+        hours: i64,
+        fp: &'a [u32],
+    ) -> ProblemRef<'a> {
+        ProblemRef {
+            group: Some("zhkh"),
+            topic: Some(topic),
+            territory: Some("gavrilov-yam"),
+            place,
+            last_seen: at(hours),
+            fingerprint: fp,
+        }
+    }
+
+    const KIROVA: Option<&str> = Some("Гаврилов-Ям, ул. Кирова, д. 20");
+    const KIROVA_BARE: Option<&str> = Some("Гаврилов-Ям, ул. Кирова");
+    const SEDOVA: Option<&str> = Some("Гаврилов-Ям, ул. Седова");
+
+    #[test]
+    fn same_topic_and_street_within_a_week() {
+        let fp = [1, 2, 3];
+        let open = problem("Аварии", KIROVA, 0, &fp);
+        assert!(same_problem(
+            &problem("Аварии", KIROVA_BARE, 100, &[9]),
+            &open
+        ));
+        assert!(!same_problem(
+            &problem("Аварии", KIROVA_BARE, 200, &[9]),
+            &open
+        ));
+    }
+
+    #[test]
+    fn different_streets_or_groups_or_territories_are_different_problems() {
+        let fp = [1, 2, 3];
+        let open = problem("Аварии", KIROVA, 0, &fp);
+        assert!(!same_problem(&problem("Аварии", SEDOVA, 1, &fp), &open));
+        let mut other_group = problem("Аварии", KIROVA, 1, &fp);
+        other_group.group = Some("dorogi");
+        assert!(!same_problem(&other_group, &open));
+        let mut other_territory = problem("Аварии", KIROVA, 1, &fp);
+        other_territory.territory = Some("shopsha");
+        assert!(!same_problem(&other_territory, &open));
+        let mut no_group = problem("Аварии", KIROVA, 1, &fp);
+        no_group.group = None;
+        let mut open_no_group = open;
+        open_no_group.group = None;
+        assert!(!same_problem(&no_group, &open_no_group));
+    }
+
+    #[test]
+    fn other_topic_of_the_group_needs_words_in_common() {
+        let open_fp = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        let open = problem("Аварии", None, 0, &open_fp);
+        // Within a few hours, a few shared words suffice.
+        assert!(same_problem(
+            &problem("Нет воды", None, 2, &[1, 50, 51, 52, 53]),
+            &open
+        ));
+        assert!(!same_problem(
+            &problem("Нет воды", None, 2, &[40, 50, 51, 52, 53]),
+            &open
+        ));
+        // A day later, more must be shared.
+        assert!(!same_problem(
+            &problem("Нет воды", None, 24, &[1, 50, 51, 52, 53]),
+            &open
+        ));
+        assert!(same_problem(
+            &problem("Нет воды", None, 24, &[1, 2, 3, 52, 53]),
+            &open
+        ));
+        // Same topic, no place named: within three days.
+        assert!(same_problem(&problem("Аварии", None, 70, &[99]), &open));
+        assert!(!same_problem(&problem("Аварии", None, 80, &[99]), &open));
+        assert!(same_problem(&problem("Аварии", None, -2, &[1, 50]), &open));
+    }
+
+    #[test]
+    fn understanding_keeps_its_evidence() {
+        let k = Knowledge::embedded();
+        let post = PostView {
+            platform: Platform::Vk,
+            is_comment: false,
+            text: "На Кирова у 20-го дома прорвало трубу, вода хлещет на дорогу!!!",
+            community: "Подслушано",
+            community_territory: Some("gavrilov-yam"),
+            author_kind: AuthorKind::Resident,
+            published: at(0),
+        };
+        let u = understand(&post, &k);
+        assert!(u.incident && u.urgent && u.score > 0.5);
+        assert_eq!(u.group.as_deref(), Some("zhkh"));
+        assert_eq!(u.place.as_deref(), Some("Гаврилов-Ям, ул. Кирова"));
+        assert!(
+            u.reasons.iter().any(|r| r.contains("«прорвало»")),
+            "{:?}",
+            u.reasons
+        );
+        assert!(!u.fingerprint.is_empty());
+        // The same words from the administration are an answer, not a complaint.
+        let official = PostView {
+            author_kind: AuthorKind::Official,
+            ..post
+        };
+        let u = understand(&official, &k);
+        assert!(!u.incident && u.score < 0.5);
+        assert!(u.reasons.iter().any(|r| r.contains("официальный")));
+    }
+}
