@@ -168,7 +168,9 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
                 let cue = &knowledge.cues[c as usize];
                 // «не починили» is no news that a thing was fixed.
                 let negated = h.first > 0 && matches!(n.word(h.first as usize - 1), "не" | "ни");
-                if cue.weight < 0.0 && negated && !term.source.starts_with("не ") {
+                // «не горит» is no fire.
+                if (cue.weight < 0.0 || cue.urgent) && negated && !term.source.starts_with("не ")
+                {
                     continue;
                 }
                 // «отремонтировали» in quotes is irony, not news of a repair.
