@@ -1089,3 +1089,89 @@ fn colloquial_wordings_of_common_problems() {
         ),
     ]);
 }
+
+#[test]
+fn more_place_traps() {
+    check(&[
+        case(
+            "Из Шопши до города автобус теперь ходит раз в день, на работу не успеть",
+            None,
+            R,
+            true,
+            Some("transport"),
+            Some("shopsha"),
+        ),
+        case(
+            "Жители Заячье-Холмской территории жалуются на разбитые дороги",
+            None,
+            M,
+            true,
+            Some("dorogi"),
+            Some("zayachiy-kholm"),
+        ),
+        case(
+            "В Великосельском Доме культуры зимой холодно, кружки отменяют",
+            None,
+            R,
+            true,
+            Some("kultura"),
+            Some("velikoe"),
+        ),
+        case(
+            "Приехал из Ярославля, а у нас на Кирова опять яма на яме",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Записалась к кардиологу в Ярославль, а тут в поликлинике талонов нет месяцами",
+            GY,
+            R,
+            true,
+            Some("zdravoohranenie"),
+            GY,
+        ),
+        case(
+            "В Некрасовском районе прорвало водопровод, без воды полпосёлка",
+            None,
+            M,
+            false,
+            None,
+            Some("outside"),
+        ),
+        case(
+            "В Костромской области из-за паводка закрыли мост",
+            None,
+            M,
+            false,
+            None,
+            Some("outside"),
+        ),
+        case(
+            "Сходили на поляну у реки, там кострища и мусор кругом",
+            GY,
+            R,
+            true,
+            Some("blagoustroystvo"),
+            GY,
+        ),
+        case(
+            "На митинге у Вечного огня было много людей, спасибо организаторам",
+            GY,
+            R,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "У нас в Урусове опять нет света с утра",
+            None,
+            R,
+            true,
+            Some("energetika"),
+            Some("shopsha"),
+        ),
+    ]);
+}
