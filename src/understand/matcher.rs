@@ -33,7 +33,10 @@ pub struct Term {
     phrases: Vec<u32>,
     pub owner: Owner,
     pub weight: f32,
-    /// The term as written in the configuration.
+    /// The term names a thing («~фонар*», «~почт*»), not a problem: it tells the topic, not
+    /// that something is wrong.
+    pub neutral: bool,
+    /// The term as written in the configuration (without the `~`).
     pub source: String,
 }
 
@@ -77,7 +80,8 @@ impl MatcherBuilder {
 
     /// Add a term written in the lexicon syntax: words separated by spaces, `*` at the end of
     /// a word for "any ending", `&` between phrases that must all occur. `max_gap` is how many
-    /// other words may stand between two words of a phrase.
+    /// other words may stand between two words of a phrase. A leading `~` marks the term
+    /// neutral (see [`Term::neutral`]).
     pub fn add(
         &mut self,
         source: &str,
@@ -85,6 +89,10 @@ impl MatcherBuilder {
         weight: f32,
         max_gap: u8,
     ) -> Result<(), String> {
+        let (source, neutral) = match source.trim_start().strip_prefix('~') {
+            Some(rest) => (rest, true),
+            None => (source, false),
+        };
         let mut phrases = Vec::new();
         for part in source.split('&') {
             let mut atoms = Vec::new();
@@ -132,6 +140,7 @@ impl MatcherBuilder {
             phrases,
             owner,
             weight,
+            neutral,
             source: source.trim().to_string(),
         });
         Ok(())
@@ -320,6 +329,20 @@ mod tests {
         assert_eq!(hits.len(), 2);
         assert_eq!(m.terms(&hits, |f, l| f <= 1 && l >= 1).len(), 1);
         assert_eq!(m.terms(&hits, |_, _| true).len(), 0);
+    }
+
+    #[test]
+    fn neutral_terms_are_marked() {
+        let mut b = MatcherBuilder::default();
+        b.add("~фонар*", Owner::Topic(0), 1.0, 1).unwrap();
+        b.add("не горят фонар*", Owner::Topic(0), 1.0, 1).unwrap();
+        let m = b.build();
+        let n = normalize("фонари");
+        let hits = m.terms(&m.phrases(&n), |_, _| false);
+        assert_eq!(hits.len(), 1);
+        assert!(m.term(hits[0].term).neutral);
+        assert_eq!(m.term(hits[0].term).source, "фонар*");
+        assert!(!m.term(1).neutral);
     }
 
     #[test]

@@ -159,6 +159,8 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     // Per topic: the strongest term plus half of the others (synonyms confirm, not multiply).
     let mut topic_score: Vec<(u32, f32, Vec<String>)> = Vec::new();
     let mut topic_max: Vec<(u32, f32)> = Vec::new();
+    // Topic words that describe something wrong («ямы», «прорвало»), not just name a thing.
+    let mut problem_weight: f32 = 0.0;
     let mut cue_hits: Vec<(u32, f32, Vec<String>)> = Vec::new();
     for h in &terms {
         let term = knowledge.matcher.term(h.term);
@@ -182,6 +184,9 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             matcher::Owner::Place(_) => continue,
         };
         let words = quote(&n, h.first, h.last);
+        if matches!(term.owner, matcher::Owner::Topic(_)) && !term.neutral {
+            problem_weight += term.weight;
+        }
         if matches!(term.owner, matcher::Owner::Topic(_)) {
             match topic_max.iter_mut().find(|(i, _)| *i == id) {
                 Some((_, m)) => *m = m.max(term.weight),
@@ -243,8 +248,12 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             urgent_cue = Some(cue.reason.clone());
         }
     }
-    if let Some((_, w, _)) = best {
-        score += 0.7 + w.min(3.0) * 0.3;
+    // Words that describe a problem weigh in fully; a thing merely named («почта», «фонари»)
+    // makes a post about a topic, not a complaint.
+    if problem_weight > 0.0 {
+        score += 0.7 + problem_weight.min(3.0) * 0.3;
+    } else if best.is_some() {
+        score += 0.3;
     }
     if n.questions > 0 {
         score += 0.4;
