@@ -1245,3 +1245,73 @@ fn everyday_talk_with_topic_words_is_not_an_incident() {
         ),
     ]);
 }
+
+#[test]
+fn questions_and_requests_to_the_authorities() {
+    check(&[
+        case(
+            "Подскажите, будет ли в этом году ремонт дороги на Луначарского?",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Администрация, когда будет горячая вода после летнего отключения?",
+            GY,
+            R,
+            true,
+            Some("zhkh"),
+            GY,
+        ),
+        case(
+            "Уважаемая администрация, прошу установить лавочки у памятника на Советской",
+            GY,
+            R,
+            true,
+            Some("blagoustroystvo"),
+            GY,
+        ),
+        case(
+            "Можно ли поставить лежачего полицейского у школы на Победы?",
+            GY,
+            R,
+            true,
+            Some("dorogi"),
+            GY,
+        ),
+        case(
+            "Планируется ли в Шопше строительство нового ФАПа?",
+            Some("shopsha"),
+            R,
+            true,
+            Some("zdravoohranenie"),
+            Some("shopsha"),
+        ),
+        case(
+            "В Гаврилов-Яме стартовал ремонт дворов по программе «Формирование комфортной среды»",
+            None,
+            M,
+            false,
+            None,
+            GY,
+        ),
+        case(
+            "Глава округа провёл встречу с жителями Великого",
+            None,
+            M,
+            false,
+            None,
+            Some("velikoe"),
+        ),
+        case(
+            "В школах округа начались осенние каникулы",
+            None,
+            M,
+            false,
+            None,
+            Some("district"),
+        ),
+    ]);
+}

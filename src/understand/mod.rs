@@ -175,6 +175,12 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
                 {
                     continue;
                 }
+                // «планируется ли…?» asks, it does not announce.
+                let asked =
+                    (h.last as usize + 1) < n.tokens.len() && n.word(h.last as usize + 1) == "ли";
+                if cue.weight < 0.0 && asked {
+                    continue;
+                }
                 // «отремонтировали» in quotes is irony, not news of a repair.
                 if cue.weight < 0.0 && n.tokens[h.first as usize].quoted {
                     continue;
