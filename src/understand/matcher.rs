@@ -11,7 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 
 /// Who a term belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Owner {
     /// Index into the flat topic list of the knowledge.
     Topic(u32),
@@ -64,6 +64,8 @@ pub struct MatcherBuilder {
     phrase_ids: HashMap<(Vec<u32>, u8), u32>,
     phrases: Vec<Phrase>,
     terms: Vec<Term>,
+    /// Terms already added, so that a term written twice for one owner counts once.
+    seen: std::collections::HashSet<(Owner, Vec<u32>)>,
 }
 
 impl MatcherBuilder {
@@ -135,6 +137,11 @@ impl MatcherBuilder {
                 }
             };
             phrases.push(id);
+        }
+        let mut key = phrases.clone();
+        key.sort_unstable();
+        if !self.seen.insert((owner, key)) {
+            return Ok(());
         }
         self.terms.push(Term {
             phrases,
@@ -343,6 +350,18 @@ mod tests {
         assert!(m.term(hits[0].term).neutral);
         assert_eq!(m.term(hits[0].term).source, "фонар*");
         assert!(!m.term(1).neutral);
+    }
+
+    #[test]
+    fn a_term_written_twice_counts_once() {
+        let m = matcher(&["ям", "ям"]);
+        let mut b = MatcherBuilder::default();
+        b.add("ям", Owner::Topic(0), 1.0, 1).unwrap();
+        b.add("ям", Owner::Topic(0), 1.0, 1).unwrap();
+        b.add("ям", Owner::Topic(1), 1.0, 1).unwrap();
+        let dedup = b.build();
+        assert_eq!(dedup.terms.len(), 2);
+        assert_eq!(m.terms.len(), 2); // different owners in `matcher`: both kept
     }
 
     #[test]
