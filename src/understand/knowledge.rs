@@ -259,6 +259,7 @@ fn one() -> f32 {
 /// Weight of a term: a longer phrase is more specific, up to a point; each further part of
 /// a conjunction adds a little.
 fn term_weight(base: f32, term: &str) -> f32 {
+    let term = term.trim_start().trim_start_matches('~');
     let parts: Vec<usize> = term
         .split('&')
         .map(|p| p.split_whitespace().count())

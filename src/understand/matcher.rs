@@ -6,12 +6,12 @@
 //! at most) and conjunctions (`A & B`: both anywhere in the post) are then checked on the
 //! handful of words that matched.
 
-use super::normalize::{Normalized, normalize};
+use super::normalize::{Normalized, narrow, normalize};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 
 /// Who a term belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Owner {
     /// Index into the flat topic list of the knowledge.
     Topic(u32),
@@ -33,7 +33,10 @@ pub struct Term {
     phrases: Vec<u32>,
     pub owner: Owner,
     pub weight: f32,
-    /// The term as written in the configuration.
+    /// The term names a thing («~фонар*», «~почт*»), not a problem: it tells the topic, not
+    /// that something is wrong.
+    pub neutral: bool,
+    /// The term as written in the configuration (without the `~`).
     pub source: String,
 }
 
@@ -61,6 +64,8 @@ pub struct MatcherBuilder {
     phrase_ids: HashMap<(Vec<u32>, u8), u32>,
     phrases: Vec<Phrase>,
     terms: Vec<Term>,
+    /// Terms already added, so that a term written twice for one owner counts once.
+    seen: std::collections::HashSet<(Owner, Vec<u32>)>,
 }
 
 impl MatcherBuilder {
@@ -77,7 +82,8 @@ impl MatcherBuilder {
 
     /// Add a term written in the lexicon syntax: words separated by spaces, `*` at the end of
     /// a word for "any ending", `&` between phrases that must all occur. `max_gap` is how many
-    /// other words may stand between two words of a phrase.
+    /// other words may stand between two words of a phrase. A leading `~` marks the term
+    /// neutral (see [`Term::neutral`]).
     pub fn add(
         &mut self,
         source: &str,
@@ -85,6 +91,10 @@ impl MatcherBuilder {
         weight: f32,
         max_gap: u8,
     ) -> Result<(), String> {
+        let (source, neutral) = match source.trim_start().strip_prefix('~') {
+            Some(rest) => (rest, true),
+            None => (source, false),
+        };
         let mut phrases = Vec::new();
         for part in source.split('&') {
             let mut atoms = Vec::new();
@@ -128,25 +138,32 @@ impl MatcherBuilder {
             };
             phrases.push(id);
         }
+        let mut key = phrases.clone();
+        key.sort_unstable();
+        if !self.seen.insert((owner, key)) {
+            return Ok(());
+        }
         self.terms.push(Term {
             phrases,
             owner,
             weight,
+            neutral,
             source: source.trim().to_string(),
         });
         Ok(())
     }
 
     pub fn build(self) -> Matcher {
-        let patterns: Vec<String> = self
+        let patterns: Vec<Vec<u8>> = self
             .atoms
             .iter()
             .map(|(w, prefix)| {
-                if *prefix {
+                let p = if *prefix {
                     format!(" {w}")
                 } else {
                     format!(" {w} ")
-                }
+                };
+                p.chars().map(narrow).collect()
             })
             .collect();
         let ac = AhoCorasick::builder()
@@ -201,7 +218,7 @@ impl Matcher {
         let ntok = n.tokens.len();
         // (token, atom) pairs; the matcher reports them in order of match end, so sort.
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(16);
-        for m in self.ac.find_overlapping_iter(n.text.as_str()) {
+        for m in self.ac.find_overlapping_iter(n.narrow.as_slice()) {
             let tok = n.token_at(m.start() + 1) as u32;
             pairs.push((tok, m.pattern().as_u32()));
         }
@@ -319,6 +336,32 @@ mod tests {
         assert_eq!(hits.len(), 2);
         assert_eq!(m.terms(&hits, |f, l| f <= 1 && l >= 1).len(), 1);
         assert_eq!(m.terms(&hits, |_, _| true).len(), 0);
+    }
+
+    #[test]
+    fn neutral_terms_are_marked() {
+        let mut b = MatcherBuilder::default();
+        b.add("~фонар*", Owner::Topic(0), 1.0, 1).unwrap();
+        b.add("не горят фонар*", Owner::Topic(0), 1.0, 1).unwrap();
+        let m = b.build();
+        let n = normalize("фонари");
+        let hits = m.terms(&m.phrases(&n), |_, _| false);
+        assert_eq!(hits.len(), 1);
+        assert!(m.term(hits[0].term).neutral);
+        assert_eq!(m.term(hits[0].term).source, "фонар*");
+        assert!(!m.term(1).neutral);
+    }
+
+    #[test]
+    fn a_term_written_twice_counts_once() {
+        let m = matcher(&["ям", "ям"]);
+        let mut b = MatcherBuilder::default();
+        b.add("ям", Owner::Topic(0), 1.0, 1).unwrap();
+        b.add("ям", Owner::Topic(0), 1.0, 1).unwrap();
+        b.add("ям", Owner::Topic(1), 1.0, 1).unwrap();
+        let dedup = b.build();
+        assert_eq!(dedup.terms.len(), 2);
+        assert_eq!(m.terms.len(), 2); // different owners in `matcher`: both kept
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub struct Understanding {
     pub lang: String,
     /// A local problem reported, or a request or question to the authorities.
     pub incident: bool,
-    /// Confidence that it is an incident, 0..1.
+    /// Confidence that it is an incident, 0..1; 0.5 is the decision threshold (a post above it
+    /// can still be no incident when it names no topic or is about another district).
     pub score: f32,
     /// Threat to life or health, an emergency, a mass outage.
     pub urgent: bool,
@@ -158,6 +159,8 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     // Per topic: the strongest term plus half of the others (synonyms confirm, not multiply).
     let mut topic_score: Vec<(u32, f32, Vec<String>)> = Vec::new();
     let mut topic_max: Vec<(u32, f32)> = Vec::new();
+    // Topic words that describe something wrong («ямы», «прорвало»), not just name a thing.
+    let mut problem_weight: f32 = 0.0;
     let mut cue_hits: Vec<(u32, f32, Vec<String>)> = Vec::new();
     for h in &terms {
         let term = knowledge.matcher.term(h.term);
@@ -167,7 +170,15 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
                 let cue = &knowledge.cues[c as usize];
                 // «не починили» is no news that a thing was fixed.
                 let negated = h.first > 0 && matches!(n.word(h.first as usize - 1), "не" | "ни");
-                if cue.weight < 0.0 && negated && !term.source.starts_with("не ") {
+                // «не горит» is no fire.
+                if (cue.weight < 0.0 || cue.urgent) && negated && !term.source.starts_with("не ")
+                {
+                    continue;
+                }
+                // «планируется ли…?» asks, it does not announce.
+                let asked =
+                    (h.last as usize + 1) < n.tokens.len() && n.word(h.last as usize + 1) == "ли";
+                if cue.weight < 0.0 && asked {
                     continue;
                 }
                 // «отремонтировали» in quotes is irony, not news of a repair.
@@ -179,6 +190,9 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             matcher::Owner::Place(_) => continue,
         };
         let words = quote(&n, h.first, h.last);
+        if matches!(term.owner, matcher::Owner::Topic(_)) && !term.neutral {
+            problem_weight += term.weight;
+        }
         if matches!(term.owner, matcher::Owner::Topic(_)) {
             match topic_max.iter_mut().find(|(i, _)| *i == id) {
                 Some((_, m)) => *m = m.max(term.weight),
@@ -221,7 +235,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         });
 
     // Incident or not.
-    let mut score: f32 = -0.6;
+    let mut score: f32 = -0.5;
     let mut urgent_cue = None;
     let mut follow_up = false;
     for (c, w, ev) in &cue_hits {
@@ -240,12 +254,20 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             urgent_cue = Some(cue.reason.clone());
         }
     }
-    if let Some((_, w, _)) = best {
-        score += 0.6 + (w.min(3.0)) * 0.3;
+    // Words that describe a problem weigh in fully; a thing merely named («почта», «фонари»)
+    // makes a post about a topic, not a complaint.
+    if problem_weight > 0.0 {
+        score += 0.7 + problem_weight.min(3.0) * 0.3;
+    } else if best.is_some() {
+        score += 0.3;
     }
     if n.questions > 0 {
         score += 0.4;
         reasons.push("вопрос в тексте".into());
+    }
+    if n.laughs > 0 {
+        score -= 1.0;
+        reasons.push("шутливый тон (смеющиеся смайлы)".into());
     }
     if n.exclamations >= 2 || n.shouted >= 1 {
         score += 0.3;
@@ -316,7 +338,8 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     Understanding {
         lang,
         incident,
-        score: 1.0 / (1.0 + (-score).exp()),
+        // Calibrated so that 0.5 is the decision threshold.
+        score: 1.0 / (1.0 + (INCIDENT_THRESHOLD - score).exp()),
         urgent,
         group,
         topic,
@@ -388,4 +411,125 @@ pub fn same_problem(post: &ProblemRef<'_>, open: &ProblemRef<'_>) -> bool {
         return sim >= 0.08 || same_place;
     }
     sim >= if same_place { 0.15 } else { 0.3 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_767_225_600 + h * 3600, 0).unwrap()
+    }
+
+    fn problem<'a>(
+        topic: &'a str,
+        place: Option<&'a str>,
+        hours: i64,
+        fp: &'a [u32],
+    ) -> ProblemRef<'a> {
+        ProblemRef {
+            group: Some("zhkh"),
+            topic: Some(topic),
+            territory: Some("gavrilov-yam"),
+            place,
+            last_seen: at(hours),
+            fingerprint: fp,
+        }
+    }
+
+    const KIROVA: Option<&str> = Some("Гаврилов-Ям, ул. Кирова, д. 20");
+    const KIROVA_BARE: Option<&str> = Some("Гаврилов-Ям, ул. Кирова");
+    const SEDOVA: Option<&str> = Some("Гаврилов-Ям, ул. Седова");
+
+    #[test]
+    fn same_topic_and_street_within_a_week() {
+        let fp = [1, 2, 3];
+        let open = problem("Аварии", KIROVA, 0, &fp);
+        assert!(same_problem(
+            &problem("Аварии", KIROVA_BARE, 100, &[9]),
+            &open
+        ));
+        assert!(!same_problem(
+            &problem("Аварии", KIROVA_BARE, 200, &[9]),
+            &open
+        ));
+    }
+
+    #[test]
+    fn different_streets_or_groups_or_territories_are_different_problems() {
+        let fp = [1, 2, 3];
+        let open = problem("Аварии", KIROVA, 0, &fp);
+        assert!(!same_problem(&problem("Аварии", SEDOVA, 1, &fp), &open));
+        let mut other_group = problem("Аварии", KIROVA, 1, &fp);
+        other_group.group = Some("dorogi");
+        assert!(!same_problem(&other_group, &open));
+        let mut other_territory = problem("Аварии", KIROVA, 1, &fp);
+        other_territory.territory = Some("shopsha");
+        assert!(!same_problem(&other_territory, &open));
+        let mut no_group = problem("Аварии", KIROVA, 1, &fp);
+        no_group.group = None;
+        let mut open_no_group = open;
+        open_no_group.group = None;
+        assert!(!same_problem(&no_group, &open_no_group));
+    }
+
+    #[test]
+    fn other_topic_of_the_group_needs_words_in_common() {
+        let open_fp = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        let open = problem("Аварии", None, 0, &open_fp);
+        // Within a few hours, a few shared words suffice.
+        assert!(same_problem(
+            &problem("Нет воды", None, 2, &[1, 50, 51, 52, 53]),
+            &open
+        ));
+        assert!(!same_problem(
+            &problem("Нет воды", None, 2, &[40, 50, 51, 52, 53]),
+            &open
+        ));
+        // A day later, more must be shared.
+        assert!(!same_problem(
+            &problem("Нет воды", None, 24, &[1, 50, 51, 52, 53]),
+            &open
+        ));
+        assert!(same_problem(
+            &problem("Нет воды", None, 24, &[1, 2, 3, 52, 53]),
+            &open
+        ));
+        // Same topic, no place named: within three days.
+        assert!(same_problem(&problem("Аварии", None, 70, &[99]), &open));
+        assert!(!same_problem(&problem("Аварии", None, 80, &[99]), &open));
+        assert!(same_problem(&problem("Аварии", None, -2, &[1, 50]), &open));
+    }
+
+    #[test]
+    fn understanding_keeps_its_evidence() {
+        let k = Knowledge::embedded();
+        let post = PostView {
+            platform: Platform::Vk,
+            is_comment: false,
+            text: "На Кирова у 20-го дома прорвало трубу, вода хлещет на дорогу!!!",
+            community: "Подслушано",
+            community_territory: Some("gavrilov-yam"),
+            author_kind: AuthorKind::Resident,
+            published: at(0),
+        };
+        let u = understand(&post, &k);
+        assert!(u.incident && u.urgent && u.score > 0.5);
+        assert_eq!(u.group.as_deref(), Some("zhkh"));
+        assert_eq!(u.place.as_deref(), Some("Гаврилов-Ям, ул. Кирова"));
+        assert!(
+            u.reasons.iter().any(|r| r.contains("«прорвало»")),
+            "{:?}",
+            u.reasons
+        );
+        assert!(!u.fingerprint.is_empty());
+        // The same words from the administration are an answer, not a complaint.
+        let official = PostView {
+            author_kind: AuthorKind::Official,
+            ..post
+        };
+        let u = understand(&official, &k);
+        assert!(!u.incident && u.score < 0.5);
+        assert!(u.reasons.iter().any(|r| r.contains("официальный")));
+    }
 }

@@ -12,6 +12,8 @@ pub struct Token {
     /// Byte range in [`Normalized::text`].
     pub start: u32,
     pub end: u32,
+    /// Where the word starts in [`Normalized::narrow`].
+    pub narrow_start: u32,
     /// The word began with a capital letter in the original.
     pub capital: bool,
     /// The word opens a sentence (or the post).
@@ -30,6 +32,9 @@ pub struct Token {
 #[derive(Clone, Debug, Default)]
 pub struct Normalized {
     pub text: String,
+    /// The same text one byte per character ([`narrow`]): what the matcher scans, half the
+    /// bytes of UTF-8 Cyrillic.
+    pub narrow: Vec<u8>,
     pub tokens: Vec<Token>,
     /// Question marks in the original (runs count once).
     pub questions: u32,
@@ -38,6 +43,8 @@ pub struct Normalized {
     /// Words of five letters or more written in capitals (shouting; shorter ones are
     /// abbreviations: ЕГЭ, ЦРБ, ЛЭП).
     pub shouted: u32,
+    /// Laughing emoji and `))` smileys: a joke, rarely a complaint.
+    pub laughs: u32,
     /// Cyrillic letters in the original.
     pub cyrillic: u32,
     /// Latin letters in the original.
@@ -56,15 +63,49 @@ impl Normalized {
         &self.text[t.start as usize..t.end as usize]
     }
 
-    /// Index of the token that starts at byte `pos` of [`Normalized::text`] (or contains it).
+    /// Index of the token that starts at byte `pos` of [`Normalized::narrow`] (or contains it).
     pub fn token_at(&self, pos: usize) -> usize {
         match self
             .tokens
-            .binary_search_by(|t| (t.start as usize).cmp(&pos))
+            .binary_search_by(|t| (t.narrow_start as usize).cmp(&pos))
         {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         }
+    }
+}
+
+/// `char::is_alphanumeric` with a fast path for ASCII and basic Cyrillic, which is nearly
+/// all of the text (the general lookup dominated the profile).
+#[inline]
+fn is_word_char(c: char) -> bool {
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' | '\u{0400}'..='\u{045F}' => true,
+        _ if c.is_ascii() => false,
+        _ => c.is_alphanumeric(),
+    }
+}
+
+/// Lower case of a letter, `ё` folded to `е`, with the same fast path.
+#[inline]
+fn lower(c: char) -> Option<char> {
+    Some(match c {
+        'a'..='z' | 'а'..='я' | '0'..='9' => c,
+        'A'..='Z' => c.to_ascii_lowercase(),
+        'А'..='Я' => char::from_u32(c as u32 + 0x20)?,
+        'ё' | 'Ё' => 'е',
+        _ => return None,
+    })
+}
+
+/// One byte for a character of normalized text: ASCII as it is, `а`..`я` as 0xC0..0xDF (as in
+/// windows-1251), anything else 0x80, which no pattern of the lexicon contains.
+#[inline]
+pub fn narrow(c: char) -> u8 {
+    match c {
+        '\0'..='\u{7F}' => c as u8,
+        'а'..='я' => (c as u32 - 'а' as u32) as u8 + 0xC0,
+        _ => 0x80,
     }
 }
 
@@ -107,12 +148,17 @@ struct Builder {
 
 impl Builder {
     fn push_char(&mut self, c: char) {
+        let fast = lower(c);
+        let upper = match fast {
+            Some(l) => l != c && c != 'ё',
+            None => c.is_uppercase(),
+        };
         if self.word.is_empty() {
-            self.capital = c.is_uppercase();
+            self.capital = upper;
         }
-        if c.is_alphabetic() {
+        if !c.is_ascii_digit() && (fast.is_some() || c.is_alphabetic()) {
             self.word_letters += 1;
-            if c.is_uppercase() {
+            if upper {
                 self.word_upper += 1;
             }
             if is_cyrillic(c) {
@@ -132,8 +178,13 @@ impl Builder {
                 self.out.other_letters += 1;
             }
         }
-        for l in c.to_lowercase() {
-            self.word.push(if l == 'ё' { 'е' } else { l });
+        match fast {
+            Some(l) => self.word.push(l),
+            None => {
+                for l in c.to_lowercase() {
+                    self.word.push(if l == 'ё' { 'е' } else { l });
+                }
+            }
         }
     }
 
@@ -145,18 +196,24 @@ impl Builder {
             self.out.shouted += 1;
         }
         let start = self.out.text.len();
-        if self.word_cyr && self.word_latin {
-            for c in self.word.chars() {
-                self.out.text.push(cyrillic_lookalike(c).unwrap_or(c));
-            }
-        } else {
-            self.out.text.push_str(&self.word);
+        let narrow_start = self.out.narrow.len();
+        let mixed = self.word_cyr && self.word_latin;
+        for c in self.word.chars() {
+            let c = if mixed {
+                cyrillic_lookalike(c).unwrap_or(c)
+            } else {
+                c
+            };
+            self.out.text.push(c);
+            self.out.narrow.push(narrow(c));
         }
         let end = self.out.text.len();
         self.out.text.push(' ');
+        self.out.narrow.push(b' ');
         self.out.tokens.push(Token {
             start: start as u32,
             end: end as u32,
+            narrow_start: narrow_start as u32,
             capital: self.capital,
             sentence_start: self.sentence_start,
             hashtag: self.hashtag,
@@ -176,8 +233,8 @@ impl Builder {
 /// index after it, or `None` when no link starts there.
 fn skip_link(chars: &[char], i: usize) -> Option<usize> {
     const STARTS: [&str; 5] = ["http://", "https://", "www.", "vk.com/", "t.me/"];
-    let at_word_start = i == 0 || !chars[i - 1].is_alphanumeric();
-    if !at_word_start {
+    let at_word_start = i == 0 || !is_word_char(chars[i - 1]);
+    if !at_word_start || !matches!(chars[i], 'h' | 'H' | 'w' | 'W' | 'v' | 'V' | 't' | 'T') {
         return None;
     }
     for s in STARTS {
@@ -204,6 +261,7 @@ pub fn normalize(raw: &str) -> Normalized {
     let mut b = Builder {
         out: Normalized {
             text: String::with_capacity(raw.len() + 2),
+            narrow: Vec::with_capacity(raw.len() + 2),
             tokens: Vec::with_capacity(raw.len() / 6 + 1),
             ..Normalized::default()
         },
@@ -219,6 +277,7 @@ pub fn normalize(raw: &str) -> Normalized {
         quoted: false,
     };
     b.out.text.push(' ');
+    b.out.narrow.push(b' ');
     let mut i = 0;
     let mut prev_punct = '\0';
     while i < chars.len() {
@@ -229,24 +288,24 @@ pub fn normalize(raw: &str) -> Normalized {
             continue;
         }
         // VK mention: [id123|Name] or [club123|Name]; keep the name only.
-        if c == '[' {
-            if let Some(bar) = chars[i + 1..].iter().take(40).position(|&x| x == '|') {
-                let bar = i + 1 + bar;
-                let id = &chars[i + 1..bar];
-                if !id.is_empty() && id.iter().all(|x| x.is_ascii_alphanumeric() || *x == '_') {
-                    b.end_word();
-                    b.mention = true;
-                    i = bar + 1;
-                    continue;
-                }
+        if c == '['
+            && let Some(bar) = chars[i + 1..].iter().take(40).position(|&x| x == '|')
+        {
+            let bar = i + 1 + bar;
+            let id = &chars[i + 1..bar];
+            if !id.is_empty() && id.iter().all(|x| x.is_ascii_alphanumeric() || *x == '_') {
+                b.end_word();
+                b.mention = true;
+                i = bar + 1;
+                continue;
             }
         }
-        if c == '#' && i + 1 < chars.len() && chars[i + 1].is_alphanumeric() {
+        if c == '#' && i + 1 < chars.len() && is_word_char(chars[i + 1]) {
             b.end_word();
             b.hashtag = true;
             i += 1;
             let mut prev_lower = false;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+            while i < chars.len() && (is_word_char(chars[i]) || chars[i] == '_') {
                 let h = chars[i];
                 if h == '_' || (prev_lower && h.is_uppercase()) {
                     b.end_word();
@@ -264,13 +323,17 @@ pub fn normalize(raw: &str) -> Normalized {
         if c == ']' && b.mention {
             b.end_word();
             b.mention = false;
-        } else if c.is_alphanumeric() {
+        } else if is_word_char(c) {
             b.push_char(c);
         } else if c == '\u{0301}' {
             // A combining stress mark inside a word: drop it, keep the word whole.
         } else {
             b.end_word();
             match c {
+                '😂' | '🤣' | '😅' | '😆' | '😁' | '😄' | '😃' | '🙈' | '😜' | '😉' => {
+                    b.out.laughs += 1
+                }
+                ')' if prev_punct == ')' => b.out.laughs += 1,
                 '«' | '“' | '„' => b.quoted = true,
                 '»' | '”' => b.quoted = false,
                 '"' => b.quoted = !b.quoted,
@@ -292,6 +355,7 @@ pub fn normalize(raw: &str) -> Normalized {
     b.end_word();
     if b.out.text.len() == 1 {
         b.out.text.push(' ');
+        b.out.narrow.push(b' ');
     }
     b.out
 }
@@ -348,14 +412,33 @@ mod tests {
         assert!(n.tokens[0].capital && n.tokens[0].sentence_start);
         assert!(n.tokens[2].sentence_start);
         assert!(n.tokens[4].capital && !n.tokens[4].sentence_start);
-        assert_eq!(n.token_at(n.tokens[4].start as usize), 4);
+        assert_eq!(n.token_at(n.tokens[4].narrow_start as usize), 4);
+        assert_eq!(n.narrow.len(), n.text.chars().count());
     }
 
     #[test]
     fn quotes_mark_irony() {
         let n = normalize("мост «отремонтировали» — кинули \"пару\" досок");
         let q: Vec<bool> = n.tokens.iter().map(|t| t.quoted).collect();
-        assert_eq!(q, [false, true, false, false, true, false]);
+        assert_eq!(q, [false, true, false, true, false]);
+    }
+
+    #[test]
+    fn fast_paths_agree_with_unicode() {
+        for c in ('\u{0}'..='\u{052F}').chain(['ß', 'İ', 'Ω', '٣', '中']) {
+            assert_eq!(is_word_char(c), c.is_alphanumeric(), "{c:?}");
+            if let Some(l) = lower(c) {
+                let std: String = c.to_lowercase().collect();
+                assert_eq!(l.to_string(), std.replace('ё', "е"), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn laughs_are_counted() {
+        assert_eq!(normalize("Гаврилов-Пляж 😂😂").laughs, 2);
+        assert_eq!(normalize("ну вы даёте)))").laughs, 2);
+        assert_eq!(normalize("(см. фото)").laughs, 0);
     }
 
     #[test]

@@ -91,6 +91,12 @@ const STOP: &[&str] = &[
     "снова",
 ];
 
+fn stop_words() -> &'static std::collections::HashSet<&'static str> {
+    static STOP_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| STOP.iter().copied().collect());
+    &STOP_SET
+}
+
 fn fnv1a(s: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in s.bytes() {
@@ -117,11 +123,15 @@ pub fn fingerprint(n: &Normalized) -> Vec<u32> {
         if chars < 4 {
             continue;
         }
-        let stem: String = w.chars().take(STEM_CHARS).collect();
-        if STOP.contains(&stem.as_str()) || STOP.contains(&w) {
+        let stem = match w.char_indices().nth(STEM_CHARS) {
+            Some((end, _)) => &w[..end],
+            None => w,
+        };
+        let stop = stop_words();
+        if stop.contains(stem) || stop.contains(w) {
             continue;
         }
-        out.push(fnv1a(&stem));
+        out.push(fnv1a(stem));
     }
     out.sort_unstable();
     out.dedup();
