@@ -95,13 +95,8 @@ pub async fn start(
     let stop_polling = CancellationToken::new();
     let pollers = TaskTracker::new();
     for source in sources {
-        let settings = loaded
-            .settings
-            .sources
-            .rss
-            .iter()
-            .find(|s| s.name == source.name())
-            .and_then(|s| s.poll.clone())
+        let settings = source
+            .poll_settings()
             .unwrap_or_else(|| loaded.settings.poll.clone());
         tracing::info!(source = source.name(), platform = %source.platform(), "polling");
         let poller = Poller {

@@ -64,6 +64,11 @@ pub trait Source: Send {
 
     fn platform(&self) -> Platform;
 
+    /// This source's own poll settings, overriding the `[poll]` defaults.
+    fn poll_settings(&self) -> Option<crate::config::PollSettings> {
+        None
+    }
+
     /// Ask the platform for what is new since `cursor` (`None` on the very first poll).
     fn fetch<'a>(
         &'a mut self,

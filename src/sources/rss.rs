@@ -230,6 +230,10 @@ impl Source for RssSource {
         Platform::Rss
     }
 
+    fn poll_settings(&self) -> Option<crate::config::PollSettings> {
+        self.cfg.poll.clone()
+    }
+
     fn fetch<'a>(
         &'a mut self,
         cursor: Option<&'a Cursor>,
