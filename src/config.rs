@@ -270,7 +270,9 @@ pub struct IncidentSettings {
     /// Incidents judged with less confidence than this go to moderation instead of straight
     /// to the responsible department.
     pub moderation_below_score: f32,
-    /// An open incident stops collecting new posts after this many hours without a mention.
+    /// An open incident stops collecting new posts after this many hours without a mention
+    /// (within it, the same-problem rules decide: a week at the same named place, three days
+    /// otherwise).
     pub attach_window_hours: i64,
 }
 
@@ -278,7 +280,7 @@ impl Default for IncidentSettings {
     fn default() -> IncidentSettings {
         IncidentSettings {
             moderation_below_score: 0.6,
-            attach_window_hours: 72,
+            attach_window_hours: 168,
         }
     }
 }

@@ -44,6 +44,30 @@ enum Command {
     },
     /// Search the stored posts (tantivy query syntax); works while the daemon runs.
     Search(SearchArgs),
+    /// Read posts as JSON lines (corpus format) on stdin; write each with a `predicted` field.
+    Classify {
+        /// Use this configuration's lexicon, gazetteer and taxonomy instead of the shipped ones.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Measure the understanding step against a labelled corpus.
+    Eval {
+        /// JSON lines in the corpus format, each with a `label`.
+        #[arg(long)]
+        corpus: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show how a text is understood, with the evidence for each decision.
+    Explain {
+        /// The text of a post.
+        text: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print when a deadline falls: a start time plus working or calendar time.
     Deadline(DeadlineArgs),
     /// Rebuild the search index from the store (stop the daemon first).
@@ -244,6 +268,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
+        Command::Classify { config } => {
+            let knowledge = knowledge(config.as_deref())?;
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            otklik::eval::classify(stdin.lock(), &mut out, &knowledge)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            corpus,
+            config,
+            json,
+        } => {
+            let knowledge = knowledge(config.as_deref())?;
+            let report = otklik::eval::evaluate(&corpus, &knowledge)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { text, config } => {
+            let knowledge = knowledge(config.as_deref())?;
+            println!("{}", otklik::eval::explain(&text, &knowledge));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Deadline(args) => {
             use otklik::incidents::calendar::{WorkCalendar, WorktimeSettings};
             let calendar = match &args.config {
@@ -272,6 +324,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The configured knowledge, or the shipped one.
+fn knowledge(config: Option<&std::path::Path>) -> anyhow::Result<otklik::understand::Knowledge> {
+    Ok(match config {
+        Some(path) => config::load(path)?.knowledge,
+        None => otklik::understand::Knowledge::embedded(),
+    })
 }
 
 fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {

@@ -117,9 +117,14 @@ impl Pipeline {
             let mut next_id = || -> Result<IncidentId, StoreError> {
                 store.reserve_incident_id(&mut batch, &mut pending_incident)
             };
+            let parent_incident = match &post.parent {
+                Some(parent) => store.post_by_key(parent)?.and_then(|p| p.incident),
+                None => None,
+            };
             let decision = self.detector.decide(
                 &post,
                 &understanding,
+                parent_incident,
                 &self.org,
                 &self.knowledge,
                 now,

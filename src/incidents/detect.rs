@@ -9,6 +9,7 @@ use crate::config::IncidentSettings;
 use crate::model::{IncidentId, Post};
 use crate::org::Org;
 use crate::store::{EventKind, Incident, IncidentEvent, IncidentStatus, Store, StoreError};
+use crate::understand::burst::BurstDetector;
 use crate::understand::{Knowledge, ProblemRef, Understanding, same_problem};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -41,8 +42,12 @@ struct Active {
     authors: HashSet<String>,
 }
 
-/// Distinct authors within the attach window that make an incident resonant.
-const RESONANT_AUTHORS: usize = 5;
+/// How many stems of its posts an incident remembers for near-duplicate comparison (the same
+/// cap the evaluation's clusterer uses).
+const FINGERPRINT_MAX: usize = 256;
+
+/// How far back the burst detector's history is rebuilt from the store on start.
+const BURST_HISTORY_DAYS: i64 = 28;
 
 pub struct Detector {
     settings: IncidentSettings,
@@ -50,6 +55,8 @@ pub struct Detector {
     active: HashMap<IncidentId, Active>,
     /// The latest post time seen, the detector's notion of "now".
     latest: DateTime<Utc>,
+    /// Distinct authors per (topic group, territory) against their usual rate.
+    bursts: BurstDetector,
 }
 
 impl Detector {
@@ -58,6 +65,7 @@ impl Detector {
             settings,
             active: HashMap::new(),
             latest: DateTime::<Utc>::MIN_UTC,
+            bursts: BurstDetector::default(),
         }
     }
 
@@ -76,6 +84,32 @@ impl Detector {
         }
         let latest = detector.latest;
         detector.expire(latest);
+        // The usual rates are in-memory state: replay the recent incident posts to rebuild them.
+        let Some(since) = latest.checked_sub_signed(Duration::days(BURST_HISTORY_DAYS)) else {
+            return Ok(detector);
+        };
+        let mut recent = Vec::new();
+        for stored in store.posts_newest_first() {
+            let stored = stored?;
+            if stored.post.published < since && stored.post.fetched < since {
+                break;
+            }
+            if stored.incident.is_some() && stored.post.published >= since {
+                recent.push(stored);
+            }
+        }
+        recent.sort_by_key(|s| s.post.published);
+        for stored in recent {
+            if let Some(group) = &stored.understanding.group {
+                let territory = stored.understanding.territory.as_deref().unwrap_or("-");
+                detector.bursts.observe(
+                    group,
+                    territory,
+                    &author_of(&stored.post),
+                    stored.post.published,
+                );
+            }
+        }
         Ok(detector)
     }
 
@@ -89,11 +123,14 @@ impl Detector {
         self.active.values().map(|a| &a.incident)
     }
 
-    /// Decide for one post. `next_id` hands out an incident id when one is opened.
+    /// Decide for one post. `parent_incident` is the incident of the post a comment answers;
+    /// `next_id` hands out an incident id when one is opened.
+    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &mut self,
         post: &Post,
         understanding: &Understanding,
+        parent_incident: Option<IncidentId>,
         org: &Org,
         knowledge: &Knowledge,
         now: DateTime<Utc>,
@@ -117,27 +154,35 @@ impl Detector {
             last_seen: post.published,
             fingerprint: &understanding.fingerprint,
         };
-        // The most recently mentioned open incident about the same problem, if any.
-        let joined = self
-            .active
-            .values()
-            .filter(|a| {
-                let open = &a.incident;
-                (post.published - open.last_mention).abs() <= window
-                    && same_problem(
-                        &new_ref,
-                        &ProblemRef {
-                            group: Some(&open.group),
-                            topic: open.topic.as_deref(),
-                            territory: open.territory.as_deref(),
-                            place: open.place.as_deref(),
-                            last_seen: open.last_mention,
-                            fingerprint: &open.fingerprint,
-                        },
-                    )
-            })
-            .max_by_key(|a| (a.incident.last_mention, a.incident.id))
-            .map(|a| a.incident.id);
+        // A comment that only follows up («у нас тоже») joins its post's incident; otherwise the
+        // most recently mentioned open incident about the same problem, if any.
+        let follow_up =
+            parent_incident.filter(|id| understanding.follow_up && self.active.contains_key(id));
+        let joined = follow_up.or_else(|| {
+            self.active
+                .values()
+                .filter(|a| {
+                    let open = &a.incident;
+                    (post.published - open.last_mention).abs() <= window
+                        && same_problem(
+                            &new_ref,
+                            &ProblemRef {
+                                group: Some(&open.group),
+                                topic: open.topic.as_deref(),
+                                territory: open.territory.as_deref(),
+                                place: open.place.as_deref(),
+                                last_seen: open.last_mention,
+                                fingerprint: &open.fingerprint,
+                            },
+                        )
+                })
+                .max_by_key(|a| (a.incident.last_mention, a.incident.id))
+                .map(|a| a.incident.id)
+        });
+        let territory_key = understanding.territory.as_deref().unwrap_or("-");
+        let burst = self
+            .bursts
+            .observe(group, territory_key, &author, post.published);
 
         if let Some(id) = joined {
             let active = self.active.get_mut(&id).expect("found above");
@@ -153,14 +198,21 @@ impl Detector {
             if incident.place.is_none() {
                 incident.place.clone_from(&understanding.place);
             }
+            if incident.fingerprint.len() < FINGERPRINT_MAX {
+                incident
+                    .fingerprint
+                    .extend_from_slice(&understanding.fingerprint);
+                incident.fingerprint.sort_unstable();
+                incident.fingerprint.dedup();
+            }
             events.push(next_event(
                 incident,
                 now,
                 EventKind::PostAttached { post: uid },
             ));
-            if !incident.resonant && incident.authors as usize >= RESONANT_AUTHORS {
+            if burst && !incident.resonant {
                 incident.resonant = true;
-                let authors = incident.authors as usize;
+                let authors = self.bursts.authors_in_window(group, territory_key);
                 events.push(next_event(
                     incident,
                     now,
@@ -195,7 +247,7 @@ impl Detector {
             place: understanding.place.clone(),
             owner: owner.clone(),
             urgent: understanding.urgent,
-            resonant: false,
+            resonant: burst,
             first_post: uid.clone(),
             mentions: 1,
             authors: 1,
@@ -229,7 +281,12 @@ impl Detector {
     /// groups them.
     fn expire(&mut self, latest: DateTime<Utc>) {
         self.latest = self.latest.max(latest);
-        let horizon = self.latest - Duration::hours(self.settings.attach_window_hours * 2);
+        let Some(horizon) = self
+            .latest
+            .checked_sub_signed(Duration::hours(self.settings.attach_window_hours * 2))
+        else {
+            return;
+        };
         self.active
             .retain(|_, a| a.incident.last_mention >= horizon);
     }

@@ -189,6 +189,14 @@ impl Store {
             })
     }
 
+    /// Posts from the newest back.
+    pub fn posts_newest_first(&self) -> impl Iterator<Item = Result<StoredPost>> + '_ {
+        self.data.scan_prefix(POST).rev().map(|kv| {
+            let (k, v) = kv?;
+            from_json(&k, &v)
+        })
+    }
+
     pub fn post_count(&self) -> usize {
         self.data.scan_prefix(UID).count()
     }
