@@ -6,7 +6,7 @@ use crate::incidents::detect::Detector;
 use crate::index::{IndexWriterHandle, document_for, open_or_create};
 use crate::model::{AuthorKind, Platform, Post, PostKey};
 use crate::org::Org;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Understood, understand_all};
 use crate::store::{Store, StoredPost};
 use crate::understand::{Knowledge, PostView, Understanding, understand};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -242,10 +242,15 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     };
     // As in the daemon, parsing happens on the sources' side, concurrently with the pipeline
     // thread, and reaches it through a bounded channel.
-    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<Post>>(4);
+    // Understanding, pure and CPU-bound, happens there too, as the pollers do it.
+    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<Understood>>(4);
+    let knowledge = pipeline.knowledge.clone();
     let parser = std::thread::spawn(move || -> anyhow::Result<()> {
         for feed in &feeds {
-            if parsed_tx.send(parse_feed(feed)?).is_err() {
+            if parsed_tx
+                .send(understand_all(parse_feed(feed)?, &knowledge))
+                .is_err()
+            {
                 break;
             }
         }
@@ -253,7 +258,7 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     });
     let (mut opened, mut attached) = (0, 0);
     for posts in parsed_rx {
-        let report = pipeline.ingest(posts)?;
+        let report = pipeline.ingest_understood(posts)?;
         opened += report.incidents_opened;
         attached += report.posts_attached;
     }

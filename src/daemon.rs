@@ -78,9 +78,10 @@ pub async fn start(
             .context("loading open incidents")?;
 
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(loaded.settings.daemon.queue_capacity);
+    let knowledge = Arc::new(loaded.knowledge.clone());
     let pipeline = Pipeline {
         store: store.clone(),
-        knowledge: Arc::new(loaded.knowledge.clone()),
+        knowledge: knowledge.clone(),
         org: Arc::new(loaded.org.clone()),
         detector,
         index: index.sender(),
@@ -104,6 +105,7 @@ pub async fn start(
             settings,
             store: store.clone(),
             jobs: jobs_tx.clone(),
+            knowledge: knowledge.clone(),
             activity: activity.clone(),
         };
         pollers.spawn(poller.run(stop_polling.clone()));

@@ -11,16 +11,39 @@ use crate::index::IndexSender;
 use crate::model::{IncidentId, Post};
 use crate::org::Org;
 use crate::store::{Incident, Store, StoreError, StoredPost, WriteBatch};
-use crate::understand::{Knowledge, PostView, understand};
+use crate::understand::{Knowledge, PostView, Understanding, understand};
 use chrono::Utc;
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// A batch of posts from one source, and where to report that they are durable.
+/// A post with what the understanding step made of it.
+#[derive(Clone, Debug)]
+pub struct Understood {
+    pub post: Post,
+    pub understanding: Understanding,
+}
+
+/// Understand a batch of posts. Pure and CPU-bound: the daemon runs it on the sources' side
+/// (in `spawn_blocking`), so that the single write thread only dedupes, decides and stores.
+pub fn understand_all(posts: Vec<Post>, knowledge: &Knowledge) -> Vec<Understood> {
+    posts
+        .into_iter()
+        .map(|post| {
+            let text = post.full_text();
+            let understanding = understand(&PostView::of(&post, &text), knowledge);
+            Understood {
+                post,
+                understanding,
+            }
+        })
+        .collect()
+}
+
+/// A batch of understood posts from one source, and where to report that they are durable.
 pub struct IngestJob {
     pub source: String,
-    pub posts: Vec<Post>,
+    pub posts: Vec<Understood>,
     pub done: oneshot::Sender<Result<IngestReport, String>>,
 }
 
@@ -73,7 +96,7 @@ impl Pipeline {
     /// Process jobs until every sender is dropped.
     pub fn run(mut self, mut jobs: mpsc::Receiver<IngestJob>) {
         while let Some(job) = jobs.blocking_recv() {
-            let result = self.ingest(job.posts).map_err(|e| {
+            let result = self.ingest_understood(job.posts).map_err(|e| {
                 tracing::error!(source = %job.source, error = %e, "storing a batch failed");
                 e.to_string()
             });
@@ -85,16 +108,25 @@ impl Pipeline {
 
     /// Understand, store durably, and hand to the index one batch of posts.
     pub fn ingest(&mut self, posts: Vec<Post>) -> Result<IngestReport, StoreError> {
+        let understood = understand_all(posts, &self.knowledge);
+        self.ingest_understood(understood)
+    }
+
+    /// Store durably and hand to the index one batch of understood posts.
+    pub fn ingest_understood(
+        &mut self,
+        posts: Vec<Understood>,
+    ) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
         let mut batch = WriteBatch::default();
         let mut seen = HashSet::new();
         let mut fresh = Vec::with_capacity(posts.len());
-        for post in posts {
-            if !seen.insert(post.key.clone()) || self.store.contains_post(&post.key)? {
+        for item in posts {
+            if !seen.insert(item.post.key.clone()) || self.store.contains_post(&item.post.key)? {
                 report.duplicates += 1;
                 continue;
             }
-            fresh.push(post);
+            fresh.push(item);
         }
         if fresh.is_empty() {
             return Ok(report);
@@ -110,9 +142,14 @@ impl Pipeline {
         let mut activity = Vec::new();
         // An incident mentioned many times in one batch is written once, in its last state.
         let mut touched: HashSet<IncidentId> = HashSet::new();
-        for (offset, post) in fresh.into_iter().enumerate() {
-            let text = post.full_text();
-            let understanding = understand(&PostView::of(&post, &text), &self.knowledge);
+        for (
+            offset,
+            Understood {
+                post,
+                understanding,
+            },
+        ) in fresh.into_iter().enumerate()
+        {
             let store = &self.store;
             let mut next_id = || -> Result<IncidentId, StoreError> {
                 store.reserve_incident_id(&mut batch, &mut pending_incident)

@@ -58,3 +58,7 @@ fn main() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The same allocator as the daemon, so the figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

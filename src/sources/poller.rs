@@ -17,6 +17,8 @@ pub struct Poller {
     pub settings: PollSettings,
     pub store: Store,
     pub jobs: mpsc::Sender<IngestJob>,
+    /// For understanding the posts on this side of the queue.
+    pub knowledge: std::sync::Arc<crate::understand::Knowledge>,
     pub activity: broadcast::Sender<Activity>,
 }
 
@@ -122,6 +124,17 @@ impl Poller {
         } = batch;
         let count = posts.len();
         if count > 0 {
+            let knowledge = self.knowledge.clone();
+            let posts = match tokio::task::spawn_blocking(move || {
+                crate::pipeline::understand_all(posts, &knowledge)
+            })
+            .await
+            {
+                Ok(posts) => posts,
+                Err(error) => {
+                    return self.failed(health, format!("разбор сообщений: {error}"), None);
+                }
+            };
             let (done, durable) = oneshot::channel();
             let job = IngestJob {
                 source: name.clone(),

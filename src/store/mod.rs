@@ -117,7 +117,7 @@ impl Store {
         })?;
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(64 * 1024 * 1024)
             // Durability comes from explicit flushes after each batch; the background flush
             // only bounds what an unflushed write could lose.
             .flush_every_ms(Some(500))
