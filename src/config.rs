@@ -169,6 +169,7 @@ pub struct Settings {
     pub incidents: IncidentSettings,
     pub worktime: crate::incidents::calendar::WorktimeSettings,
     pub deadlines: crate::incidents::deadlines::DeadlineSettings,
+    pub api: crate::api::ApiSettings,
     pub sources: SourcesSettings,
 }
 
@@ -412,6 +413,21 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             ));
         }
     }
+    for (i, c) in settings.api.ingest.iter().enumerate() {
+        if let Some(t) = &c.territory
+            && org.territory(t).is_none()
+            && t != "district"
+        {
+            return Err(ConfigError::new(
+                path,
+                format!("api.ingest[{i}].territory"),
+                format!(
+                    "unknown territory `{t}`; expected `district` or one of: {}",
+                    org.territory_ids().join(", ")
+                ),
+            ));
+        }
+    }
     let data_dir = resolve_relative(path, &settings.daemon.data_dir);
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -471,6 +487,43 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
         return err("http.timeout_secs", "expected at least 1 second".into());
     }
     check_poll(path, "poll", &s.poll)?;
+    if !s.api.listen.is_empty() && s.api.listen.parse::<std::net::SocketAddr>().is_err() {
+        return err(
+            "api.listen",
+            format!(
+                "expected an address like 127.0.0.1:8440, found `{}`",
+                s.api.listen
+            ),
+        );
+    }
+    if s.api.max_body_bytes < 1024 {
+        return err("api.max_body_bytes", "expected at least 1024 bytes".into());
+    }
+    let mut clients = std::collections::HashSet::new();
+    for (i, c) in s.api.ingest.iter().enumerate() {
+        if c.name.trim().is_empty() || c.name.contains(char::is_whitespace) || c.name.contains(':')
+        {
+            return err(
+                &format!("api.ingest[{i}].name"),
+                format!(
+                    "expected a name without spaces or colons, found `{}`",
+                    c.name
+                ),
+            );
+        }
+        if !clients.insert(c.name.clone()) {
+            return err(
+                &format!("api.ingest[{i}].name"),
+                format!("`{}` is listed twice", c.name),
+            );
+        }
+        if c.token_sha256.len() != 64 || !c.token_sha256.chars().all(|ch| ch.is_ascii_hexdigit()) {
+            return err(
+                &format!("api.ingest[{i}].token_sha256"),
+                "expected 64 hex digits: the SHA-256 of the token, as `otklik token new NAME` prints it".into(),
+            );
+        }
+    }
     let mut names = std::collections::HashSet::new();
     for (i, src) in s.sources.rss.iter().enumerate() {
         let key = |k: &str| format!("sources.rss[{i}].{k}");

@@ -49,6 +49,10 @@ pub struct Running {
     jobs: Option<tokio::sync::mpsc::Sender<crate::pipeline::IngestJob>>,
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
+    /// Where the HTTP interface listens, when it is enabled.
+    pub api_addr: Option<std::net::SocketAddr>,
+    stop_api: CancellationToken,
+    api_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Open the data directory and start every task. Returns once the daemon is ready.
@@ -111,6 +115,22 @@ pub async fn start(
         pollers.spawn(poller.run(stop_polling.clone()));
     }
     pollers.close();
+
+    let stop_api = CancellationToken::new();
+    let committed = index.committed_handle();
+    let api_state = crate::api::AppState {
+        store: store.clone(),
+        jobs: jobs_tx.clone(),
+        knowledge: knowledge.clone(),
+        settings: Arc::new(loaded.settings.api.clone()),
+        counters: Arc::new(crate::api::Counters::default()),
+        committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
+    };
+    let api = crate::api::serve(api_state, stop_api.clone()).await?;
+    let (api_addr, api_task) = match api {
+        Some(server) => (Some(server.addr), Some(server.task)),
+        None => (None, None),
+    };
     Ok(Running {
         store,
         index,
@@ -119,6 +139,9 @@ pub async fn start(
         jobs: Some(jobs_tx),
         pipeline: Some(pipeline),
         activity,
+        api_addr,
+        stop_api,
+        api_task,
     })
 }
 
@@ -127,6 +150,9 @@ impl Running {
     /// Gives up waiting for pollers after `timeout`: an abandoned fetch loses nothing, since
     /// its cursor never moved.
     pub async fn shutdown(mut self, timeout: Duration) -> anyhow::Result<()> {
+        // New pushes are refused; requests already waiting for their posts to be durable
+        // are answered, since the pipeline drains its queue before it stops.
+        self.stop_api.cancel();
         self.stop_polling.cancel();
         if tokio::time::timeout(timeout, self.pollers.wait())
             .await
@@ -136,6 +162,15 @@ impl Running {
                 timeout_secs = timeout.as_secs(),
                 "sources did not stop in time; abandoning their polls"
             );
+        }
+        // The server holds a sender of the pipeline's queue: it must be gone for the queue
+        // to close.
+        if let Some(mut task) = self.api_task.take()
+            && tokio::time::timeout(timeout, &mut task).await.is_err()
+        {
+            tracing::warn!("api requests did not finish in time; closing them");
+            task.abort();
+            let _ = task.await;
         }
         // With the last sender gone the pipeline drains its queue and stops.
         self.jobs.take();
@@ -200,14 +235,17 @@ pub fn notify_stopping() {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }
 
-/// Run the daemon until SIGTERM or SIGINT; a second signal exits at once.
+/// Run the daemon until SIGTERM or SIGINT; a second signal exits at once. `on_ready` sees the
+/// started daemon (the demo prints its addresses).
 pub async fn run(
     loaded: Loaded,
     sources: Vec<Box<dyn Source>>,
     activity: broadcast::Sender<Activity>,
+    on_ready: impl FnOnce(&Running),
 ) -> anyhow::Result<()> {
     let mut signals = Signals::install().context("installing signal handlers")?;
     let running = start(&loaded, sources, activity).await?;
+    on_ready(&running);
     let watchdog = CancellationToken::new();
     notify_ready(watchdog.clone());
     tracing::info!(data_dir = %loaded.data_dir.display(), "otklik is running");

@@ -68,12 +68,34 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Show each source's health: from the running daemon, or from the store when it is stopped.
+    Sources {
+        #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a token for a collector that pushes posts to `POST /api/v1/ingest`.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print when a deadline falls: a start time plus working or calendar time.
     Deadline(DeadlineArgs),
     /// Rebuild the search index from the store (stop the daemon first).
     Reindex {
         #[command(flatten)]
         data: DataDirArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Print a new random token and the configuration lines that allow it.
+    New {
+        /// Name of the collector (no spaces).
+        name: String,
     },
 }
 
@@ -240,7 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(async {
                 let sources = otklik::sources::build(&loaded)?;
                 let (activity, _) = tokio::sync::broadcast::channel(1024);
-                otklik::daemon::run(loaded, sources, activity).await
+                otklik::daemon::run(loaded, sources, activity, |_| {}).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -268,6 +290,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
+        Command::Sources { config, json } => {
+            let loaded = config::load(&config)?;
+            let health = runtime()?.block_on(source_health(&loaded))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&health)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_health(&loaded, &health);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            action: TokenAction::New { name },
+        } => {
+            anyhow::ensure!(
+                !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains(':'),
+                "the name must have no spaces or colons"
+            );
+            let token = otklik::api::new_token()?;
+            println!("Токен (передайте сборщику, повторно показан не будет):\n  {token}\n");
+            println!("Строки для otklik.toml:\n");
+            println!(
+                "[[api.ingest]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"",
+                otklik::api::token_hash(&token)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Classify { config } => {
             let knowledge = knowledge(config.as_deref())?;
             let stdin = std::io::stdin();
@@ -323,6 +371,73 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Source health from the running daemon's API, or from the store when no daemon answers.
+async fn source_health(
+    loaded: &config::Loaded,
+) -> anyhow::Result<Vec<otklik::store::SourceHealth>> {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        sources: Vec<otklik::store::SourceHealth>,
+    }
+    if !loaded.settings.api.listen.is_empty() {
+        let url = format!("http://{}/api/v1/sources", loaded.settings.api.listen);
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        match client.get(&url).send().await {
+            Ok(reply) => {
+                let reply: Reply = reply.error_for_status()?.json().await?;
+                return Ok(reply.sources);
+            }
+            Err(error) if error.is_connect() => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let store =
+        otklik::store::Store::open(&otklik::daemon::DataDir::new(&loaded.data_dir).store())?;
+    Ok(store.all_health()?)
+}
+
+fn print_health(loaded: &config::Loaded, health: &[otklik::store::SourceHealth]) {
+    let moscow = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Moscow)
+            .format("%d.%m %H:%M")
+            .to_string()
+    };
+    println!(
+        "{:<24} {:<9} {:<12} {:>9}  {:<12} Последняя ошибка",
+        "Источник", "Платформа", "Состояние", "Сообщений", "Успех"
+    );
+    for h in health {
+        println!(
+            "{:<24} {:<9} {:<12} {:>9}  {:<12} {}",
+            h.source,
+            h.platform.as_str(),
+            h.state.label_ru(),
+            h.posts_stored,
+            h.last_success.map(moscow).unwrap_or_else(|| "—".into()),
+            match (&h.last_error, h.last_error_at) {
+                (Some(e), Some(at)) if h.state != otklik::sources::HealthState::Ok =>
+                    format!("{} ({})", e, moscow(at)),
+                _ => String::new(),
+            }
+        );
+    }
+    let configured = loaded
+        .settings
+        .sources
+        .rss
+        .iter()
+        .filter(|s| s.enabled)
+        .count();
+    if health.len() < configured {
+        println!(
+            "\nЕщё не опрошено источников: {}",
+            configured - health.len()
+        );
     }
 }
 

@@ -61,6 +61,7 @@ async fn check(good: &GrowingFeed) {
     let dir = tempfile::tempdir().unwrap();
     let mut loaded = Loaded::embedded(dir.path().to_path_buf());
     loaded.settings.index.commit_interval_secs = 1;
+    loaded.settings.api.listen = "127.0.0.1:0".into();
     loaded.settings.poll = PollSettings {
         min_interval_secs: 1,
         max_interval_secs: 1,

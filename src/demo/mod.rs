@@ -28,6 +28,8 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
         .context("starting the demo feed server on 127.0.0.1")?;
     let mut loaded = Loaded::embedded(data_dir.clone());
     loaded.settings.index.commit_interval_secs = 1;
+    // Any free port: a real daemon on this machine may hold the default one.
+    loaded.settings.api.listen = "127.0.0.1:0".into();
     let quick = PollSettings {
         min_interval_secs: 2,
         max_interval_secs: 5,
@@ -71,7 +73,13 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     println!("Остановка: Ctrl+C.");
     println!();
     tokio::spawn(narrator.run(narration));
-    let result = crate::daemon::run(loaded, sources, activity).await;
+    let result = crate::daemon::run(loaded, sources, activity, |running| {
+        if let Some(addr) = running.api_addr {
+            println!("Служебный интерфейс: http://{addr}/metrics, http://{addr}/api/v1/sources");
+            println!();
+        }
+    })
+    .await;
     server.stop().await;
     result
 }

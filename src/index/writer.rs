@@ -131,6 +131,11 @@ impl IndexWriterHandle {
         self.committed.load(Ordering::Acquire)
     }
 
+    /// A shared view of [`IndexWriterHandle::committed_seq`], for metrics.
+    pub fn committed_handle(&self) -> Arc<AtomicU64> {
+        self.committed.clone()
+    }
+
     /// Commit what is pending now; returns the committed sequence number.
     pub fn commit(&self) -> Result<u64, WriterError> {
         let (tx, rx) = sync_channel(1);

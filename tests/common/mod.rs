@@ -30,6 +30,9 @@ calendar_dir = "{c}"
 [index]
 commit_interval_secs = 1
 
+[api]
+listen = "127.0.0.1:0"
+
 {extra}
 "#,
         data = data_dir.display(),

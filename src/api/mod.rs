@@ -1,0 +1,243 @@
+//! The daemon's HTTP interface: the ingest endpoint for collectors without a public API of
+//! their own, source health, liveness and metrics. The only module that knows HTTP for the
+//! daemon's own API (sources speak HTTP as clients in `sources::http`).
+
+mod ingest;
+
+use crate::model::Platform;
+use crate::pipeline::IngestJob;
+use crate::sources::HealthState;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use ingest::{IngestPost, IngestReply};
+
+/// The `[api]` section of `otklik.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Address to listen on; keep it on loopback and put nginx with TLS in front for other
+    /// machines. Empty: no HTTP interface.
+    pub listen: String,
+    /// Largest request body accepted, bytes; a larger one is refused with 413.
+    pub max_body_bytes: usize,
+    /// Collectors allowed to push posts to `POST /api/v1/ingest`, each with the SHA-256 of
+    /// its token (`otklik token new NAME` makes both).
+    pub ingest: Vec<IngestClient>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> ApiSettings {
+        ApiSettings {
+            listen: "127.0.0.1:8440".into(),
+            max_body_bytes: 5 * 1024 * 1024,
+            ingest: Vec::new(),
+        }
+    }
+}
+
+/// One collector allowed to push posts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestClient {
+    /// Name of the collector; posts without a platform of their own are keyed under it.
+    pub name: String,
+    /// Hex SHA-256 of the bearer token (the token itself is never stored).
+    pub token_sha256: String,
+    /// Home territory of what this collector sends, when a post names none.
+    #[serde(default)]
+    pub territory: Option<String>,
+}
+
+/// Counters the API and the daemon share for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub ingest_requests: AtomicU64,
+    pub ingest_posts_stored: AtomicU64,
+    pub ingest_rejected: AtomicU64,
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: Store,
+    pub jobs: mpsc::Sender<IngestJob>,
+    pub knowledge: Arc<crate::understand::Knowledge>,
+    pub settings: Arc<ApiSettings>,
+    pub counters: Arc<Counters>,
+    pub committed_seq: Arc<dyn Fn() -> u64 + Send + Sync>,
+}
+
+/// A running HTTP interface.
+pub(crate) struct Server {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Bind the listener (so a taken port fails the start, not later) and serve until `stop`.
+pub(crate) async fn serve(
+    state: AppState,
+    stop: CancellationToken,
+) -> anyhow::Result<Option<Server>> {
+    if state.settings.listen.is_empty() {
+        return Ok(None);
+    }
+    let listener = tokio::net::TcpListener::bind(&state.settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("api: cannot listen on {}: {e}", state.settings.listen))?;
+    let addr = listener.local_addr()?;
+    let limit = state.settings.max_body_bytes;
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "api server stopped");
+        }
+    });
+    tracing::info!(%addr, "api listening");
+    Ok(Some(Server { addr, task }))
+}
+
+/// An error answer: a status and a message that says what is wrong.
+pub(crate) struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Source health as the store has it.
+#[derive(Serialize)]
+struct SourcesReply {
+    sources: Vec<crate::store::SourceHealth>,
+}
+
+async fn sources(State(state): State<AppState>) -> Result<axum::Json<SourcesReply>, ApiError> {
+    let store = state.store.clone();
+    let sources = tokio::task::spawn_blocking(move || store.all_health())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(axum::Json(SourcesReply { sources }))
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let health = tokio::task::spawn_blocking(move || (store.all_health(), store.last_seq()))
+        .await
+        .ok();
+    let mut out = String::new();
+    out.push_str("# HELP otklik_store_last_seq Sequence number of the newest stored post.\n# TYPE otklik_store_last_seq gauge\n");
+    if let Some((_, Ok(seq))) = &health {
+        out.push_str(&format!("otklik_store_last_seq {seq}\n"));
+    }
+    out.push_str("# HELP otklik_index_committed_seq Newest stored post that is searchable.\n# TYPE otklik_index_committed_seq gauge\n");
+    out.push_str(&format!(
+        "otklik_index_committed_seq {}\n",
+        (state.committed_seq)()
+    ));
+    out.push_str("# HELP otklik_source_up Source health: 1 for the state it is in.\n# TYPE otklik_source_up gauge\n");
+    out.push_str("# HELP otklik_source_posts_stored_total Posts a source delivered that were new.\n# TYPE otklik_source_posts_stored_total counter\n");
+    out.push_str("# HELP otklik_source_consecutive_failures Failed polls in a row.\n# TYPE otklik_source_consecutive_failures gauge\n");
+    if let Some((Ok(sources), _)) = &health {
+        for h in sources {
+            for state in [
+                HealthState::Ok,
+                HealthState::Degraded,
+                HealthState::Failing,
+                HealthState::Disabled,
+            ] {
+                let value = u8::from(h.state == state);
+                let state = serde_json::to_value(state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "otklik_source_up{{source=\"{}\",platform=\"{}\",state=\"{state}\"}} {value}\n",
+                    escape_label(&h.source),
+                    h.platform
+                ));
+            }
+            out.push_str(&format!(
+                "otklik_source_posts_stored_total{{source=\"{}\",platform=\"{}\"}} {}\n",
+                escape_label(&h.source),
+                h.platform,
+                h.posts_stored
+            ));
+            out.push_str(&format!(
+                "otklik_source_consecutive_failures{{source=\"{}\",platform=\"{}\"}} {}\n",
+                escape_label(&h.source),
+                h.platform,
+                h.consecutive_failures
+            ));
+        }
+    }
+    let c = &state.counters;
+    out.push_str("# HELP otklik_ingest_requests_total Requests to the ingest endpoint.\n# TYPE otklik_ingest_requests_total counter\n");
+    out.push_str(&format!(
+        "otklik_ingest_requests_total {}\n",
+        c.ingest_requests.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP otklik_ingest_posts_stored_total Posts stored through the ingest endpoint.\n# TYPE otklik_ingest_posts_stored_total counter\n");
+    out.push_str(&format!(
+        "otklik_ingest_posts_stored_total {}\n",
+        c.ingest_posts_stored.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP otklik_ingest_rejected_total Ingest requests refused (auth, size, format).\n# TYPE otklik_ingest_rejected_total counter\n");
+    out.push_str(&format!(
+        "otklik_ingest_rejected_total {}\n",
+        c.ingest_rejected.load(Ordering::Relaxed)
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `platform` values a pushed post may carry.
+pub(crate) fn platform_of(name: &str) -> Option<Platform> {
+    Platform::parse(name)
+}
+
+/// Hex SHA-256 of a token.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A fresh random token: 32 bytes from the kernel's CSPRNG, hex.
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
