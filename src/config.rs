@@ -288,6 +288,8 @@ impl Default for IncidentSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct SourcesSettings {
     pub rss: Vec<RssSourceConfig>,
+    /// Public Telegram channels read through t.me/s.
+    pub telegram: Vec<crate::sources::telegram::TelegramSourceConfig>,
 }
 
 /// A TOML error as a [`ConfigError`] naming the line and, where toml knows it, the key.
@@ -410,6 +412,27 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             ));
         }
     }
+    let territories = settings
+        .sources
+        .telegram
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("sources.telegram[{i}].territory"), &c.territory));
+    for (key, territory) in territories {
+        if let Some(t) = territory
+            && org.territory(t).is_none()
+            && t != "district"
+        {
+            return Err(ConfigError::new(
+                path,
+                key,
+                format!(
+                    "unknown territory `{t}`; expected `district` or one of: {}",
+                    org.territory_ids().join(", ")
+                ),
+            ));
+        }
+    }
     let data_dir = resolve_relative(path, &settings.daemon.data_dir);
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -508,6 +531,38 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
         if let Some(poll) = &src.poll {
             check_poll(path, &key("poll"), poll)?;
         }
+    }
+    for (i, src) in s.sources.telegram.iter().enumerate() {
+        let key = |k: &str| format!("sources.telegram[{i}].{k}");
+        check_source_name(path, &key("name"), &src.name, &mut names)?;
+        src.check().or_else(|(k, problem)| err(&key(k), problem))?;
+        if let Some(poll) = &src.poll {
+            check_poll(path, &key("poll"), poll)?;
+        }
+    }
+    Ok(())
+}
+
+/// A source name without spaces that no other source uses.
+fn check_source_name(
+    path: &Path,
+    key: &str,
+    name: &str,
+    names: &mut std::collections::HashSet<String>,
+) -> Result<(), ConfigError> {
+    if name.trim().is_empty() || name.contains(char::is_whitespace) {
+        return Err(ConfigError::new(
+            path,
+            key,
+            format!("expected a name without spaces, found `{name}`"),
+        ));
+    }
+    if !names.insert(name.to_string()) {
+        return Err(ConfigError::new(
+            path,
+            key,
+            format!("`{name}` is used by another source; names must be unique"),
+        ));
     }
     Ok(())
 }
