@@ -290,6 +290,8 @@ pub struct SourcesSettings {
     pub rss: Vec<RssSourceConfig>,
     /// Public Telegram channels read through t.me/s.
     pub telegram: Vec<crate::sources::telegram::TelegramSourceConfig>,
+    /// The OK application and the groups it reads.
+    pub ok: Option<crate::sources::ok::OkSettings>,
 }
 
 /// A TOML error as a [`ConfigError`] naming the line and, where toml knows it, the key.
@@ -412,12 +414,14 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             ));
         }
     }
-    let territories = settings
-        .sources
-        .telegram
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (format!("sources.telegram[{i}].territory"), &c.territory));
+    let ok_groups = settings.sources.ok.iter().flat_map(|ok| ok.groups.iter());
+    let territories = (settings.sources.telegram.iter().enumerate())
+        .map(|(i, c)| (format!("sources.telegram[{i}].territory"), &c.territory))
+        .chain(
+            ok_groups
+                .enumerate()
+                .map(|(i, g)| (format!("sources.ok.groups[{i}].territory"), &g.territory)),
+        );
     for (key, territory) in territories {
         if let Some(t) = territory
             && org.territory(t).is_none()
@@ -538,6 +542,17 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
         src.check().or_else(|(k, problem)| err(&key(k), problem))?;
         if let Some(poll) = &src.poll {
             check_poll(path, &key("poll"), poll)?;
+        }
+    }
+    if let Some(ok) = &s.sources.ok {
+        for (i, group) in ok.groups.iter().enumerate() {
+            let key = format!("sources.ok.groups[{i}].name");
+            check_source_name(path, &key, &group.name, &mut names)?;
+        }
+        ok.check()
+            .or_else(|(k, problem)| err(&format!("sources.ok.{k}"), problem))?;
+        if let Some(poll) = &ok.poll {
+            check_poll(path, "sources.ok.poll", poll)?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! (invariant 2 of ARCHITECTURE.md).
 
 pub mod http;
+pub mod ok;
 pub mod poller;
 pub mod rss;
 pub mod telegram;
@@ -107,6 +108,10 @@ pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Sourc
     let mut sources = rss::enabled_sources(&loaded.settings.sources.rss, &client);
     sources.extend(telegram::enabled_sources(
         &loaded.settings.sources.telegram,
+        &client,
+    ));
+    sources.extend(ok::enabled_sources(
+        loaded.settings.sources.ok.as_ref(),
         &client,
     ));
     Ok(sources)
