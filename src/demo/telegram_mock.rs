@@ -373,7 +373,7 @@ fn huge_page(bytes: u64, sent: Arc<AtomicU64>) -> Response {
     let filler = "<div class=\"tgme_widget_message_wrap\">".repeat(CHUNK / 38 + 1);
     let chunk = bytes::Bytes::from(filler.as_bytes()[..CHUNK].to_vec());
     let count = bytes.div_ceil(CHUNK as u64);
-    let stream = counted_chunks(chunk, count, sent);
+    let stream = ChunkStream::counted(chunk, count, sent);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -382,23 +382,24 @@ fn huge_page(bytes: u64, sent: Arc<AtomicU64>) -> Response {
         .into_response()
 }
 
-/// `count` copies of `chunk`, counting the bytes handed out; the producer stops as soon as
-/// the client stops reading.
-fn counted_chunks(chunk: bytes::Bytes, count: u64, sent: Arc<AtomicU64>) -> ChunkStream {
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
-    tokio::spawn(async move {
-        for _ in 0..count {
-            sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if tx.send(chunk.clone()).await.is_err() {
-                return;
-            }
-        }
-    });
-    ChunkStream(rx)
-}
-
-/// The receiving end of [`counted_chunks`] as a body stream.
+/// A streamed body: `count` copies of a chunk, counting the bytes handed out; the producer
+/// stops as soon as the client stops reading.
 pub(crate) struct ChunkStream(tokio::sync::mpsc::Receiver<bytes::Bytes>);
+
+impl ChunkStream {
+    pub(crate) fn counted(chunk: bytes::Bytes, count: u64, sent: Arc<AtomicU64>) -> ChunkStream {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        tokio::spawn(async move {
+            for _ in 0..count {
+                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if tx.send(chunk.clone()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        ChunkStream(rx)
+    }
+}
 
 impl futures_core::Stream for ChunkStream {
     type Item = Result<bytes::Bytes, std::io::Error>;

@@ -933,10 +933,12 @@ impl OkSource {
                 SourceError::transient(format!("source {name}: the reply of OK {method} {e}"))
             })?;
             pages += 1;
+            // Newest first: once the page's oldest topic is one already delivered, the
+            // pages beyond hold nothing new.
             let reached = page
                 .topics
                 .last()
-                .is_some_and(|t| previous.newest_ms.is_some_and(|n| t.created_ms < n));
+                .is_some_and(|t| previous.newest_ms.is_some() && !previous.is_new(t));
             for topic in &page.topics {
                 if previous.is_new(topic) && !new.iter().any(|(t, _)| t.id == topic.id) {
                     new.push((topic.clone(), page.names.clone()));
@@ -979,7 +981,7 @@ impl OkSource {
             .filter(|(t, _)| !t.text.is_empty())
             .map(|(t, names)| self.post(t, names, &community, fetched))
             .collect();
-        posts.sort_by_key(|p| p.published);
+        posts.sort_by(|a, b| a.published.cmp(&b.published).then(a.key.cmp(&b.key)));
         let changed = next != previous;
         tracing::debug!(source = name, pages, new = posts.len(), "group read");
         Ok(Batch {
