@@ -303,6 +303,22 @@ async fn each_error_code_gets_its_policy() {
         fetch(&mut source, None).await,
         Err(SourceError::Transient(m)) if m.contains("SERVICE")
     ));
+    // The body alone, on a 5xx: still OK's code that decides.
+    mock.push_fault(OkFault::ErrorBodyOnly {
+        code: 102,
+        message: "PARAM_SESSION_EXPIRED : Session expired".into(),
+        status: 500,
+    });
+    assert!(matches!(
+        fetch(&mut source, None).await,
+        Err(SourceError::Disabled(m)) if m.contains("102")
+    ));
+    // A 429 without OK's body: the status decides.
+    mock.push_fault(OkFault::Http(429));
+    assert!(matches!(
+        fetch(&mut source, None).await,
+        Err(SourceError::RetryAfter { .. })
+    ));
     // After all that the source reads normally.
     assert_eq!(fetch(&mut source, None).await.unwrap().posts.len(), 3);
 }

@@ -101,6 +101,12 @@ pub enum OkFault {
         message: String,
         status: u16,
     },
+    /// An OK error body on this HTTP status without the `invocation-error` header.
+    ErrorBodyOnly {
+        code: i64,
+        message: String,
+        status: u16,
+    },
     /// This HTTP status with a short non-JSON body and no OK header.
     Http(u16),
     /// Wait this long, then answer normally.
@@ -349,9 +355,18 @@ async fn answer(state: Arc<MockState>, params: BTreeMap<String, String>) -> Resp
             message,
             status,
         }) => return ok_error(*code, message, *status),
+        Some(OkFault::ErrorBodyOnly {
+            code,
+            message,
+            status,
+        }) => {
+            let mut response = ok_error(*code, message, *status);
+            response.headers_mut().remove("invocation-error");
+            return response;
+        }
         Some(OkFault::Http(status)) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
-            return (status, "<html><body>502 Bad Gateway</body></html>").into_response();
+            return (status, format!("<html><body>{status}</body></html>")).into_response();
         }
         Some(OkFault::Slow(delay)) => tokio::time::sleep(*delay).await,
         Some(OkFault::Malformed) => return json_text("{\"media_topics\":[{\"id\":".into()),

@@ -21,7 +21,7 @@
 //! fields clients read (`media_topics[].id / created_ms / author_ref / media[].text`,
 //! `anchor`, `has_more`, `entities`) and ignores the rest.
 
-use super::http::{HttpClient, check_status};
+use super::http::{HttpClient, classify_status, parse_retry_after};
 use super::{Batch, BoxFuture, Cursor, Source, SourceError};
 use crate::config::PollSettings;
 use crate::model::{AuthorKind, Platform, Post, PostKey};
@@ -455,25 +455,29 @@ impl OkApi {
             .get("invocation-error")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<i64>().ok());
-        let response = if header_code.is_some() || status.is_success() {
-            response
-        } else {
-            // An error status without OK's header: the status decides, the body is not read.
-            check_status(source, &what, response).map_err(OkCallError::Source)?
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, Utc::now()));
+        let by_status = || classify_status(source, &what, status, retry_after);
+        // The body is read whatever the status: OK may put its error on a 4xx or 5xx, with
+        // or without the header.
+        let body = match self.client.read_body(source, &what, response).await {
+            Ok(body) => body,
+            Err(e) => {
+                return Err(match header_code {
+                    Some(code) => OkCallError::Api(OkError {
+                        code,
+                        name: String::new(),
+                        message: format!("invocation-error {code}, body unreadable"),
+                        data: None,
+                    }),
+                    None if !status.is_success() => OkCallError::Source(by_status()),
+                    None => OkCallError::Source(e),
+                });
+            }
         };
-        let body = self
-            .client
-            .read_body(source, &what, response)
-            .await
-            .map_err(|e| match (header_code, e) {
-                (Some(code), _) => OkCallError::Api(OkError {
-                    code,
-                    name: String::new(),
-                    message: format!("invocation-error {code}, body unreadable"),
-                    data: None,
-                }),
-                (None, e) => OkCallError::Source(e),
-            })?;
         let parsed: Result<Value, _> = serde_json::from_slice(&body);
         if let Some(error) = parsed.as_ref().ok().and_then(api_error) {
             return Err(OkCallError::Api(error));
@@ -488,6 +492,9 @@ impl OkApi {
                 ),
                 data: None,
             }));
+        }
+        if !status.is_success() {
+            return Err(OkCallError::Source(by_status()));
         }
         parsed.map_err(|e| {
             OkCallError::Source(SourceError::Transient(format!(
