@@ -10,6 +10,17 @@
 //! truncated or malformed body, a huge body. [`OkMock::start_demo`] serves a district
 //! group whose topics and comments appear over time.
 //!
+//! In `otklik demo` (`demo::run`), next to the feed server:
+//!
+//! ```text
+//! let ok = ok_mock::OkMock::start_demo(Duration::from_secs_f64(30.0 / speed)).await?;
+//! let mut settings = ok.settings(Some("gavrilov-yam"));
+//! settings.poll = Some(quick.clone());
+//! loaded.settings.sources.ok = Some(settings);
+//! // … after the daemon stops:
+//! ok.stop().await;
+//! ```
+//!
 //! [`OkSource`]: crate::sources::ok::OkSource
 
 use super::telegram_mock::ChunkStream;

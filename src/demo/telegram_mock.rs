@@ -11,6 +11,16 @@
 //! Tests script it to misbehave ([`PageFault`]); the demo starts it with
 //! [`TelegramMock::start_demo`], which publishes a district channel's messages over time.
 //!
+//! In `otklik demo` (`demo::run`), next to the feed server:
+//!
+//! ```text
+//! let telegram = telegram_mock::TelegramMock::start_demo(Duration::from_secs_f64(20.0 / speed)).await?;
+//! loaded.settings.sources.telegram = telegram.source_configs(Some("gavrilov-yam"));
+//! for c in &mut loaded.settings.sources.telegram { c.poll = Some(quick.clone()); }
+//! // … after the daemon stops:
+//! telegram.stop().await;
+//! ```
+//!
 //! [`TelegramSource`]: crate::sources::telegram::TelegramSource
 
 use crate::model::AuthorKind;

@@ -411,7 +411,7 @@ pub struct ChannelMessage {
     pub links: Vec<String>,
 }
 
-/// Why a page could not be read. Displayed after "the page <url> ".
+/// Why a page could not be read. Displayed after "the page `<url>` ".
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PageError {
     #[error("ends before </html> (truncated reply)")]
