@@ -5,7 +5,9 @@
 //! the page, then pages back with `?before=<smallest id on the page>` (plain GET, full HTML)
 //! until it reaches the last id the cursor remembers — on the first poll until
 //! [`TelegramSourceConfig::first_poll_pages`] pages are read — so a burst of posts between two
-//! polls is read whole, up to [`TelegramSourceConfig::max_pages_per_poll`] pages.
+//! polls is read whole. A poll reads at most [`TelegramSourceConfig::max_pages_per_poll`]
+//! pages; a burst beyond that (or a long stop of the daemon) leaves a [`Gap`] in the cursor,
+//! which the next polls read with the pages they have left, so nothing is skipped.
 //!
 //! What the page tells and how it is read:
 //!
@@ -76,8 +78,8 @@ pub struct TelegramSourceConfig {
     /// Pages of 20 messages read back on the very first poll (how much history to take in).
     #[serde(default = "default_first_poll_pages")]
     pub first_poll_pages: u32,
-    /// Most pages read back on a later poll to reach the last message seen; a gap larger
-    /// than this (a long stop of the daemon) is logged, and the older part of it skipped.
+    /// Most pages read on a later poll. A burst larger than this (or a long stop of the
+    /// daemon) is read over the next polls: the cursor keeps the range still unread.
     #[serde(default = "default_max_pages_per_poll")]
     pub max_pages_per_poll: u32,
     /// Overrides of the poll settings; without it [`DEFAULT_POLL`] applies, not `[poll]`.
@@ -170,6 +172,29 @@ pub struct TelegramCursor {
     /// Publication time of that message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest: Option<DateTime<Utc>>,
+    /// Ranges of ids not read yet because a poll ran out of pages before reaching the last
+    /// id seen (a burst bigger than `max_pages_per_poll` pages, a long stop); later polls
+    /// read them with the pages they have left, oldest range first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
+}
+
+/// Message ids strictly between `after` and `before`, not read yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub after: u64,
+    pub before: u64,
+}
+
+/// What paging back from one point found.
+struct ReadBack {
+    title: Option<String>,
+    /// Messages above the floor, by id.
+    messages: BTreeMap<u64, ChannelMessage>,
+    pages: u32,
+    /// Where reading stopped for lack of pages before reaching the floor: the `before` to
+    /// continue from.
+    unfinished: Option<u64>,
 }
 
 /// One configured public channel.
@@ -243,45 +268,46 @@ impl TelegramSource {
         }
         .max(1);
         let fetched_at = Utc::now();
-        let mut title = None;
-        let mut new: BTreeMap<u64, ChannelMessage> = BTreeMap::new();
-        let mut before = None;
-        let mut pages = 0;
-        loop {
-            let page = self.fetch_page(before).await?;
-            pages += 1;
-            if title.is_none() {
-                title = page.title.clone();
-            }
-            let smallest = page.messages.iter().map(|m| m.id).min();
-            for message in page.messages {
-                if previous.last_id.is_none_or(|last| message.id > last) {
-                    new.entry(message.id).or_insert(message);
-                }
-            }
-            let Some(smallest) = smallest else { break };
-            if previous.last_id.is_some_and(|last| smallest <= last + 1) {
-                break;
-            }
-            // The page's own "load more" link, else the smallest id; it must go back, or a
-            // page that repeats itself would be read forever.
-            let next = page.before.unwrap_or(smallest).min(smallest);
-            if next <= 1 || before.is_some_and(|b| next >= b) {
-                break;
-            }
+        let head = self.read_back(None, previous.last_id, page_limit).await?;
+        let title = head.title;
+        let mut new = head.messages;
+        let mut pages = head.pages;
+        let mut gaps = previous.gaps.clone();
+        if let (Some(last), Some(before)) = (previous.last_id, head.unfinished) {
+            tracing::warn!(
+                source = name,
+                last_seen = last,
+                read_down_to = before,
+                "more new messages than max_pages_per_poll pages hold; the rest is read on the next polls"
+            );
+            gaps.push(Gap {
+                after: last,
+                before,
+            });
+        }
+        // Older gaps first, with the pages left.
+        gaps.sort_by_key(|g| g.after);
+        let mut open = Vec::new();
+        for gap in gaps {
             if pages >= page_limit {
-                if let Some(last) = previous.last_id {
-                    tracing::warn!(
-                        source = name,
-                        last_seen = last,
-                        oldest_read = smallest,
-                        pages,
-                        "more new messages than max_pages_per_poll pages hold; the older ones are skipped"
-                    );
-                }
-                break;
+                open.push(gap);
+                continue;
             }
-            before = Some(next);
+            let found = self
+                .read_back(Some(gap.before), Some(gap.after), page_limit - pages)
+                .await?;
+            pages += found.pages;
+            for (id, message) in found.messages {
+                if id < gap.before {
+                    new.entry(id).or_insert(message);
+                }
+            }
+            if let Some(before) = found.unfinished {
+                open.push(Gap {
+                    after: gap.after,
+                    before,
+                });
+            }
         }
 
         let community = self
@@ -291,6 +317,7 @@ impl TelegramSource {
             .or(title)
             .unwrap_or_else(|| format!("@{}", self.cfg.channel));
         let mut next_cursor = previous.clone();
+        next_cursor.gaps = open;
         let mut posts = Vec::new();
         for message in new.values() {
             if next_cursor.last_id.is_none_or(|l| message.id > l) {
@@ -317,6 +344,52 @@ impl TelegramSource {
                 .then(|| serde_json::to_value(&next_cursor).expect("telegram cursor serializes")),
             changed,
         })
+    }
+
+    /// Page back from `before` (the newest page when `None`) until a page reaches `floor`
+    /// (the last id already read) or the channel's start, reading at most `limit` pages.
+    async fn read_back(
+        &self,
+        start: Option<u64>,
+        floor: Option<u64>,
+        limit: u32,
+    ) -> Result<ReadBack, SourceError> {
+        let mut found = ReadBack {
+            title: None,
+            messages: BTreeMap::new(),
+            pages: 0,
+            unfinished: None,
+        };
+        let mut before = start;
+        loop {
+            let page = self.fetch_page(before).await?;
+            found.pages += 1;
+            if found.title.is_none() {
+                found.title = page.title.clone();
+            }
+            let smallest = page.messages.iter().map(|m| m.id).min();
+            for message in page.messages {
+                if floor.is_none_or(|f| message.id > f) {
+                    found.messages.entry(message.id).or_insert(message);
+                }
+            }
+            let Some(smallest) = smallest else { break };
+            if floor.is_some_and(|f| smallest <= f + 1) {
+                break;
+            }
+            // The page's own "load more" link, else the smallest id; it must go back, or a
+            // page that repeats itself would be read forever.
+            let next = page.before.unwrap_or(smallest).min(smallest);
+            if next <= 1 || before.is_some_and(|b| next >= b) {
+                break;
+            }
+            if found.pages >= limit {
+                found.unfinished = Some(next);
+                break;
+            }
+            before = Some(next);
+        }
+        Ok(found)
     }
 
     fn post(&self, message: &ChannelMessage, community: &str, fetched: DateTime<Utc>) -> Post {
