@@ -44,6 +44,10 @@ use std::sync::LazyLock;
 /// Where public channel previews live.
 pub const DEFAULT_BASE_URL: &str = "https://t.me";
 
+/// Unread ranges a cursor keeps at most; a channel that outruns its polls this often has a
+/// `max_pages_per_poll` far too small, and the oldest ranges are given up.
+const MAX_GAPS: usize = 20;
+
 /// Poll settings of a channel without its own `poll` table: every minute while it keeps
 /// posting, at most every five minutes while quiet.
 pub const DEFAULT_POLL: PollSettings = PollSettings {
@@ -286,7 +290,17 @@ impl TelegramSource {
             });
         }
         // Older gaps first, with the pages left.
+        gaps.retain(|g| g.before > g.after + 1);
         gaps.sort_by_key(|g| g.after);
+        if gaps.len() > MAX_GAPS {
+            let dropped = gaps.len() - MAX_GAPS;
+            tracing::warn!(
+                source = name,
+                dropped,
+                "too many unread ranges; the oldest are given up"
+            );
+            gaps.drain(..dropped);
+        }
         let mut open = Vec::new();
         for gap in gaps {
             if pages >= page_limit {
