@@ -600,13 +600,16 @@ fn before_param(href: &str) -> Option<u64> {
 fn parse_message(element: ElementRef<'_>) -> Option<ChannelMessage> {
     let (channel, id) = element.value().attr("data-post")?.rsplit_once('/')?;
     let id: u64 = id.trim().parse().ok()?;
-    if channel.is_empty() || element.select(&SEL_SERVICE).next().is_some() {
+    if channel.is_empty() {
         return None;
     }
+    // A service message ("channel photo updated", "pinned …") keeps its id, so paging counts
+    // it, but has no text to understand.
     let is_service = element
         .value()
         .classes()
-        .any(|c| c == "service_message" || c == "tgme_widget_message_service");
+        .any(|c| c == "service_message" || c == "tgme_widget_message_service")
+        || element.select(&SEL_SERVICE).next().is_some();
     let mut links = Vec::new();
     let text = if is_service {
         String::new()
@@ -830,6 +833,18 @@ mod tests {
                 "https://t.me/gy_admin"
             ]
         );
+    }
+
+    #[test]
+    fn service_messages_keep_their_id_without_text() {
+        let html = r#"<html><body><section class="tgme_channel_history">
+<div class="tgme_widget_message service_message" data-post="gy/9"><div class="tgme_widget_message_text">Channel photo updated</div></div>
+<div class="tgme_widget_message" data-post="gy/10"><div class="message_media_service_message service_message">pinned</div></div>
+</section></body></html>"#;
+        let page = parse_page(html).unwrap();
+        let ids: Vec<u64> = page.messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [9, 10]);
+        assert!(page.messages.iter().all(|m| m.text.is_empty()));
     }
 
     #[test]
