@@ -174,6 +174,39 @@ async fn topics_are_read_to_the_last_seen_one_and_never_twice() {
 }
 
 #[tokio::test]
+async fn a_burst_beyond_the_page_limit_is_read_over_the_next_polls() {
+    let mock = mock(3).await;
+    let mut s = settings(&mock);
+    s.max_pages_per_poll = 2;
+    let mut source = source(&s, client());
+    let mut cursor = fetch(&mut source, None).await.unwrap().cursor.unwrap();
+    let now = Utc::now();
+    for i in 4..=23 {
+        let at = now + TimeDelta::seconds(i as i64);
+        mock.publish(GID, MockTopic::new(topic_id(i), at, &format!("тема {i}")));
+    }
+    let mut delivered = Vec::new();
+    for poll in 1..=12 {
+        let calls = mock.calls().len();
+        let batch = fetch(&mut source, Some(&cursor)).await.unwrap();
+        assert!(
+            mock.calls().len() - calls <= 2,
+            "poll {poll} read too many pages"
+        );
+        if poll == 1 {
+            assert_eq!(texts(&batch)[0], "тема 18", "the newest two pages first");
+        }
+        delivered.extend(texts(&batch));
+        let Some(next) = batch.cursor else { break };
+        cursor = next;
+    }
+    assert!(cursor.get("gaps").is_none(), "{cursor}");
+    delivered.sort_by_key(|t| t["тема ".len()..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (4..=23).map(|i| format!("тема {i}")).collect();
+    assert_eq!(delivered, expected, "every topic once");
+}
+
+#[tokio::test]
 async fn comments_are_read_page_by_page_with_their_topic_as_parent() {
     let mock = mock(2).await;
     let topic = topic_id(2);

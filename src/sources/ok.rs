@@ -8,7 +8,8 @@
 //!
 //! One [`OkSource`] per configured group reads the group's topics with
 //! `mediatopic.getTopics` (newest first, `anchor` paging) until it reaches the newest topic
-//! the cursor remembers. Comments are read with `discussions.getComments` through
+//! the cursor remembers. A poll reads at most `max_pages_per_poll` pages; what lies beyond
+//! stays in the cursor as an [`OkGap`] (the anchor to continue from) for the next polls. Comments are read with `discussions.getComments` through
 //! [`OkSource::comments`]; nothing in the daemon calls it yet (the incident queue will, to
 //! follow the discussion of a topic that became an incident).
 //!
@@ -66,7 +67,7 @@ pub struct OkSettings {
     /// Pages of topics read on a group's very first poll (how much history to take in).
     #[serde(default = "default_first_poll_pages")]
     pub first_poll_pages: u32,
-    /// Most pages read on a later poll to reach the newest topic seen.
+    /// Most pages read on a later poll; the rest of a larger burst is read on the next polls.
     #[serde(default = "default_max_pages_per_poll")]
     pub max_pages_per_poll: u32,
     /// Poll settings for every group; `[poll]` when absent.
@@ -768,18 +769,49 @@ pub struct OkCursor {
     /// Ids of the topics delivered with exactly that time (several may share a millisecond).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ids_at_newest: Vec<String>,
+    /// Stretches of topics not read yet because a poll ran out of pages before reaching the
+    /// newest topic seen; later polls read them with the pages they have left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<OkGap>,
 }
 
-impl OkCursor {
+/// Topics older than the page `anchor` leads to, newer than the floor, not read yet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OkGap {
+    pub anchor: String,
+    pub floor_ms: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floor_ids: Vec<String>,
+}
+
+/// The newest topic already delivered: what is above it is new.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Floor {
+    ms: Option<i64>,
+    ids: Vec<String>,
+}
+
+impl Floor {
     fn is_new(&self, topic: &OkTopic) -> bool {
-        match self.newest_ms {
+        match self.ms {
             None => true,
             Some(n) => {
-                topic.created_ms > n
-                    || (topic.created_ms == n && !self.ids_at_newest.contains(&topic.id))
+                topic.created_ms > n || (topic.created_ms == n && !self.ids.contains(&topic.id))
             }
         }
     }
+}
+
+/// Unread stretches a cursor keeps at most.
+const MAX_GAPS: usize = 20;
+
+/// What reading pages of topics down to a floor found.
+struct TopicsRead {
+    /// New topics with the names of the page they came on, newest first.
+    topics: Vec<(OkTopic, HashMap<String, String>)>,
+    pages: u32,
+    /// The anchor to continue from when the pages ran out before the floor.
+    unfinished: Option<String>,
 }
 
 /// One OK group.
@@ -918,63 +950,69 @@ impl OkSource {
         } else {
             self.first_poll_pages
         };
-        let method = "mediatopic.getTopics";
-        let mut anchor: Option<String> = None;
-        let mut new: Vec<(OkTopic, HashMap<String, String>)> = Vec::new();
-        let mut pages = 0;
-        loop {
-            let mut params = vec![
-                ("gid", self.group.group_id.clone()),
-                ("count", self.page_size.to_string()),
-            ];
-            if let Some(a) = &anchor {
-                params.push(("anchor", a.clone()));
-                params.push(("direction", "FORWARD".into()));
-            }
-            let reply = self
-                .api
-                .call(name, method, &params)
-                .await
-                .map_err(|e| e.into_source_error(name, method))?;
-            let page = parse_topics(&reply).map_err(|e| {
-                SourceError::transient(format!("source {name}: the reply of OK {method} {e}"))
-            })?;
-            pages += 1;
-            // Newest first: once the page's oldest topic is one already delivered, the
-            // pages beyond hold nothing new.
-            let reached = page
-                .topics
-                .last()
-                .is_some_and(|t| previous.newest_ms.is_some() && !previous.is_new(t));
-            for topic in &page.topics {
-                if previous.is_new(topic) && !new.iter().any(|(t, _)| t.id == topic.id) {
-                    new.push((topic.clone(), page.names.clone()));
-                }
-            }
-            if reached || !page.has_more || page.topics.is_empty() || page.anchor.is_none() {
-                break;
-            }
+        let floor = Floor {
+            ms: previous.newest_ms,
+            ids: previous.ids_at_newest.clone(),
+        };
+        let head = self.read_topics(name, None, &floor, page_limit).await?;
+        let mut pages = head.pages;
+        let mut new = head.topics;
+        let mut gaps = previous.gaps.clone();
+        if let (Some(floor_ms), Some(anchor)) = (previous.newest_ms, head.unfinished) {
+            tracing::warn!(
+                source = name,
+                pages,
+                "more new topics than max_pages_per_poll pages hold; the rest is read on the next polls"
+            );
+            gaps.push(OkGap {
+                anchor,
+                floor_ms,
+                floor_ids: previous.ids_at_newest.clone(),
+            });
+        }
+        if gaps.len() > MAX_GAPS {
+            let dropped = gaps.len() - MAX_GAPS;
+            tracing::warn!(
+                source = name,
+                dropped,
+                "too many unread stretches; the oldest are given up"
+            );
+            gaps.drain(..dropped);
+        }
+        let mut open = Vec::new();
+        for gap in gaps {
             if pages >= page_limit {
-                if previous.newest_ms.is_some() {
-                    tracing::warn!(
-                        source = name,
-                        pages,
-                        "more new topics than max_pages_per_poll pages hold; the older ones are skipped"
-                    );
+                open.push(gap);
+                continue;
+            }
+            let floor = Floor {
+                ms: Some(gap.floor_ms),
+                ids: gap.floor_ids.clone(),
+            };
+            let found = self
+                .read_topics(name, Some(gap.anchor.clone()), &floor, page_limit - pages)
+                .await?;
+            pages += found.pages;
+            for (topic, names) in found.topics {
+                if !new.iter().any(|(t, _)| t.id == topic.id) {
+                    new.push((topic, names));
                 }
-                break;
             }
-            if page.anchor == anchor {
-                break;
+            if let Some(anchor) = found.unfinished {
+                open.push(OkGap { anchor, ..gap });
             }
-            anchor = page.anchor;
         }
 
         let mut next = previous.clone();
+        next.gaps = open;
         for (topic, _) in &new {
             match next.newest_ms {
                 Some(n) if topic.created_ms < n => {}
-                Some(n) if topic.created_ms == n => next.ids_at_newest.push(topic.id.clone()),
+                Some(n) if topic.created_ms == n => {
+                    if !next.ids_at_newest.contains(&topic.id) {
+                        next.ids_at_newest.push(topic.id.clone());
+                    }
+                }
                 _ => {
                     next.newest_ms = Some(topic.created_ms);
                     next.ids_at_newest = vec![topic.id.clone()];
@@ -996,6 +1034,69 @@ impl OkSource {
             cursor: changed.then(|| serde_json::to_value(&next).expect("ok cursor serializes")),
             changed,
         })
+    }
+
+    /// Read pages of topics, newest first, from `start` (the newest when `None`) until a page
+    /// ends in a topic at or below `floor`, the group has no more, or `limit` pages are read.
+    async fn read_topics(
+        &self,
+        name: &str,
+        start: Option<String>,
+        floor: &Floor,
+        limit: u32,
+    ) -> Result<TopicsRead, SourceError> {
+        let method = "mediatopic.getTopics";
+        let mut read = TopicsRead {
+            topics: Vec::new(),
+            pages: 0,
+            unfinished: None,
+        };
+        let mut anchor = start;
+        loop {
+            let mut params = vec![
+                ("gid", self.group.group_id.clone()),
+                ("count", self.page_size.to_string()),
+            ];
+            if let Some(a) = &anchor {
+                params.push(("anchor", a.clone()));
+                params.push(("direction", "FORWARD".into()));
+            }
+            let reply = self
+                .api
+                .call(name, method, &params)
+                .await
+                .map_err(|e| e.into_source_error(name, method))?;
+            let page = parse_topics(&reply).map_err(|e| {
+                SourceError::transient(format!("source {name}: the reply of OK {method} {e}"))
+            })?;
+            read.pages += 1;
+            // Newest first: once the page's oldest topic is one already delivered, the
+            // pages beyond hold nothing new.
+            let reached = page
+                .topics
+                .last()
+                .is_some_and(|t| floor.ms.is_some() && !floor.is_new(t));
+            for topic in &page.topics {
+                if floor.is_new(topic) && !read.topics.iter().any(|(t, _)| t.id == topic.id) {
+                    read.topics.push((topic.clone(), page.names.clone()));
+                }
+            }
+            let Some(next) = page
+                .anchor
+                .filter(|_| page.has_more && !page.topics.is_empty())
+            else {
+                break;
+            };
+            if reached || anchor.as_ref() == Some(&next) {
+                break;
+            }
+            if read.pages >= limit {
+                read.unfinished = Some(next);
+                break;
+            }
+            anchor = Some(next);
+        }
+        Ok(read)
     }
 
     fn post(
