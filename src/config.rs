@@ -291,6 +291,10 @@ impl Default for IncidentSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct SourcesSettings {
     pub rss: Vec<RssSourceConfig>,
+    /// Public Telegram channels read through t.me/s.
+    pub telegram: Vec<crate::sources::telegram::TelegramSourceConfig>,
+    /// The OK application and the groups it reads.
+    pub ok: Option<crate::sources::ok::OkSettings>,
 }
 
 /// A TOML error as a [`ConfigError`] naming the line and, where toml knows it, the key.
@@ -321,10 +325,14 @@ pub struct Loaded {
 
 impl Loaded {
     /// The settings and data shipped in `config/`, compiled in: what `otklik demo` runs on.
+    /// No HTTP interface unless the caller asks for one: tests and benchmarks run many
+    /// daemons side by side.
     pub fn embedded(data_dir: PathBuf) -> Loaded {
+        let mut settings = Settings::default();
+        settings.api.listen = String::new();
         Loaded {
             path: PathBuf::from("config/otklik.toml"),
-            settings: Settings::default(),
+            settings,
             org: crate::org::Org::embedded(),
             knowledge: crate::understand::Knowledge::embedded(),
             calendar: std::sync::Arc::new(crate::incidents::calendar::WorkCalendar::embedded()),
@@ -413,14 +421,26 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             ));
         }
     }
-    for (i, c) in settings.api.ingest.iter().enumerate() {
-        if let Some(t) = &c.territory
+    let ok_groups = settings.sources.ok.iter().flat_map(|ok| ok.groups.iter());
+    let territories = (settings.sources.telegram.iter().enumerate())
+        .map(|(i, c)| (format!("sources.telegram[{i}].territory"), &c.territory))
+        .chain(
+            ok_groups
+                .enumerate()
+                .map(|(i, g)| (format!("sources.ok.groups[{i}].territory"), &g.territory)),
+        )
+        .chain(
+            (settings.api.ingest.iter().enumerate())
+                .map(|(i, c)| (format!("api.ingest[{i}].territory"), &c.territory)),
+        );
+    for (key, territory) in territories {
+        if let Some(t) = territory
             && org.territory(t).is_none()
             && t != "district"
         {
             return Err(ConfigError::new(
                 path,
-                format!("api.ingest[{i}].territory"),
+                key,
                 format!(
                     "unknown territory `{t}`; expected `district` or one of: {}",
                     org.territory_ids().join(", ")
@@ -563,6 +583,49 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
         if let Some(poll) = &src.poll {
             check_poll(path, &key("poll"), poll)?;
         }
+    }
+    for (i, src) in s.sources.telegram.iter().enumerate() {
+        let key = |k: &str| format!("sources.telegram[{i}].{k}");
+        check_source_name(path, &key("name"), &src.name, &mut names)?;
+        src.check().or_else(|(k, problem)| err(&key(k), problem))?;
+        if let Some(poll) = &src.poll {
+            check_poll(path, &key("poll"), poll)?;
+        }
+    }
+    if let Some(ok) = &s.sources.ok {
+        for (i, group) in ok.groups.iter().enumerate() {
+            let key = format!("sources.ok.groups[{i}].name");
+            check_source_name(path, &key, &group.name, &mut names)?;
+        }
+        ok.check()
+            .or_else(|(k, problem)| err(&format!("sources.ok.{k}"), problem))?;
+        if let Some(poll) = &ok.poll {
+            check_poll(path, "sources.ok.poll", poll)?;
+        }
+    }
+    Ok(())
+}
+
+/// A source name without spaces that no other source uses.
+fn check_source_name(
+    path: &Path,
+    key: &str,
+    name: &str,
+    names: &mut std::collections::HashSet<String>,
+) -> Result<(), ConfigError> {
+    if name.trim().is_empty() || name.contains(char::is_whitespace) {
+        return Err(ConfigError::new(
+            path,
+            key,
+            format!("expected a name without spaces, found `{name}`"),
+        ));
+    }
+    if !names.insert(name.to_string()) {
+        return Err(ConfigError::new(
+            path,
+            key,
+            format!("`{name}` is used by another source; names must be unique"),
+        ));
     }
     Ok(())
 }

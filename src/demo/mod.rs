@@ -9,6 +9,8 @@ pub mod dataset;
 pub mod feeds;
 
 pub mod narrate;
+pub mod ok_mock;
+pub mod telegram_mock;
 
 use crate::config::{Loaded, PollSettings};
 use crate::incidents::deadlines::DeadlinePolicy;

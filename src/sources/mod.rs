@@ -6,8 +6,10 @@
 //! (invariant 2 of ARCHITECTURE.md).
 
 pub mod http;
+pub mod ok;
 pub mod poller;
 pub mod rss;
+pub mod telegram;
 
 use crate::model::{Platform, Post};
 use serde::{Deserialize, Serialize};
@@ -103,5 +105,14 @@ impl HealthState {
 /// Build every enabled source of the configuration, sharing one HTTP client.
 pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Source>>> {
     let client = http::HttpClient::new(&loaded.settings.http)?;
-    Ok(rss::enabled_sources(&loaded.settings.sources.rss, &client))
+    let mut sources = rss::enabled_sources(&loaded.settings.sources.rss, &client);
+    sources.extend(telegram::enabled_sources(
+        &loaded.settings.sources.telegram,
+        &client,
+    ));
+    sources.extend(ok::enabled_sources(
+        loaded.settings.sources.ok.as_ref(),
+        &client,
+    ));
+    Ok(sources)
 }
