@@ -17,6 +17,7 @@ use crate::incidents::deadlines::DeadlinePolicy;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Marks a data directory as the demo's own, so that the next demo may clear it.
 const DEMO_MARKER: &str = ".otklik-demo";
@@ -48,6 +49,19 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
             config
         })
         .collect();
+    let telegram = telegram_mock::TelegramMock::start_demo(Duration::from_secs_f64(20.0 / speed))
+        .await
+        .context("starting the demo t.me server on 127.0.0.1")?;
+    loaded.settings.sources.telegram = telegram.source_configs(Some("gavrilov-yam"));
+    for config in &mut loaded.settings.sources.telegram {
+        config.poll = Some(quick.clone());
+    }
+    let ok = ok_mock::OkMock::start_demo(Duration::from_secs_f64(30.0 / speed))
+        .await
+        .context("starting the demo OK API server on 127.0.0.1")?;
+    let mut ok_settings = ok.settings(Some("gavrilov-yam"));
+    ok_settings.poll = Some(quick.clone());
+    loaded.settings.sources.ok = Some(ok_settings);
     let sources = crate::sources::build(&loaded)?;
     let (activity, narration) = tokio::sync::broadcast::channel(4096);
     let narrator = narrate::Narrator {
@@ -58,12 +72,26 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     let posts = dataset::Dataset::bundled().posts.len();
     println!("otklik — демонстрация на встроенных данных (без токенов и без интернета)");
     println!();
-    println!("Учебные источники запущены на http://{}:", server.addr);
+    println!("Учебные источники запущены на этом компьютере:");
     for feed in &server.feeds {
-        println!("  • {} — {}", feed.community, feed.url);
+        println!("  • RSS: {} — {}", feed.community, feed.url);
+    }
+    for channel in &loaded.settings.sources.telegram {
+        println!(
+            "  • Telegram: канал {} — http://{}/s/{}",
+            channel.channel, telegram.addr, channel.channel
+        );
+    }
+    if let Some(ok_settings) = &loaded.settings.sources.ok {
+        for group in &ok_settings.groups {
+            println!(
+                "  • Одноклассники: группа {} — {}",
+                group.name, ok_settings.api_url
+            );
+        }
     }
     println!(
-        "В течение нескольких минут в них появятся {posts} сообщений жителей, СМИ и администрации."
+        "В течение нескольких минут в них появятся сообщения жителей, СМИ и администрации (в лентах — {posts})."
     );
     println!("Данные сохраняются в {}.", data_dir.display());
     println!();
@@ -83,6 +111,8 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     })
     .await;
     server.stop().await;
+    telegram.stop().await;
+    ok.stop().await;
     result
 }
 
