@@ -8,6 +8,7 @@
 pub mod http;
 pub mod poller;
 pub mod rss;
+pub mod vk;
 
 use crate::model::{Platform, Post};
 use serde::{Deserialize, Serialize};
@@ -103,5 +104,7 @@ impl HealthState {
 /// Build every enabled source of the configuration, sharing one HTTP client.
 pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Source>>> {
     let client = http::HttpClient::new(&loaded.settings.http)?;
-    Ok(rss::enabled_sources(&loaded.settings.sources.rss, &client))
+    let mut sources = rss::enabled_sources(&loaded.settings.sources.rss, &client);
+    sources.extend(vk::enabled_sources(&loaded.settings.sources.vk, &client));
+    Ok(sources)
 }
