@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod feeds;
 
 pub mod narrate;
+pub mod vk_mock;
 
 use crate::config::{Loaded, PollSettings};
 use crate::incidents::deadlines::DeadlinePolicy;
