@@ -204,9 +204,10 @@ impl VkError {
                         retry_after: until_quota_reset(),
                     },
                     Policy::StopToken => SourceError::Disabled(format!(
-                        "источник {source}: ВКонтакте не принимает токен ({vk}); токен \
-                         остановлен для всех источников, выпустите новый и укажите его в \
-                         sources.vk.tokens / VK refused the token"
+                        "источник {source}: ВКонтакте {} ({vk}); токен остановлен для всех \
+                         источников: выпустите новый или подтвердите учётную запись, укажите \
+                         его в sources.vk.tokens и перезапустите службу / VK refused the token",
+                        refusal(*code)
                     )),
                     Policy::DisableSource => SourceError::Disabled(format!(
                         "источник {source}: ВКонтакте не даёт читать эту страницу ({vk}); \
@@ -456,11 +457,7 @@ impl VkClient {
         };
         match Policy::of(*code) {
             Policy::StopToken => {
-                let what = match code {
-                    14 => "требует ввести капчу",
-                    17 => "требует подтвердить учётную запись (validation required)",
-                    _ => "отклонил токен",
-                };
+                let what = refusal(*code);
                 let reason = format!(
                     "ВКонтакте {what}: токен «{}» остановлен для всех источников \
                      (VK {method}: код {code}: {message}). Выпустите новый токен или \
@@ -564,6 +561,15 @@ impl VkClient {
                 TransportKind::Transient,
             )),
         }
+    }
+}
+
+/// What VK did to the token, for the administrator (codes 5, 14, 17, 27).
+fn refusal(code: i64) -> &'static str {
+    match code {
+        14 => "требует ввести капчу",
+        17 => "требует подтвердить учётную запись (validation required)",
+        _ => "отклонил токен",
     }
 }
 

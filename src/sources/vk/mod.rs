@@ -406,13 +406,17 @@ impl VkWallSource {
             } else {
                 batch_pages.min(page_limit - pages_read)
             };
-            // Offsets of this batch; later pages of one execute cannot drift apart.
+            // Offsets of this batch; the pages of one execute are read at one moment and
+            // cannot drift apart.
+            let page_size = u64::from(self.cfg.page_size);
             let calls: Vec<VkCall> = (0..n)
-                .map(|i| self.page_call(owner, offset + i as u64 * self.cfg.page_size as u64))
+                .map(|i| self.page_call(owner, offset + i as u64 * page_size))
                 .collect();
+            let batch_start = offset;
             let replies = self.client.batch(name, &calls).await;
-            for reply in replies {
+            for (i, reply) in replies.into_iter().enumerate() {
                 pages_read += 1;
+                let page_offset = batch_start + i as u64 * page_size;
                 let value = match reply {
                     Ok(value) => value,
                     Err(error) if error.is_skip() => {
@@ -422,18 +426,21 @@ impl VkWallSource {
                     Err(error) => return Err(error.to_source_error(name)),
                 };
                 let page = parse_page(name, "wall.get", value)?;
-                let items: Vec<WallPost> = parse_items(name, page.items);
-                let got = items.len() as u64;
-                // Offset drift: posts deleted since the previous page shift older posts
-                // towards the start, so step back by as many; posts added shift them
-                // towards the end, and the repeats are dropped by id below.
+                // Offset drift. Posts deleted since the previous page moved older posts
+                // towards the start, past this page's offset: step back by as many and read
+                // again (what repeats is dropped by id). Posts added moved them towards the
+                // end: this page starts with repeats, dropped by id below.
                 if let Some(before) = total
                     && page.count < before
                 {
-                    offset = offset.saturating_sub(before - page.count);
+                    offset = page_offset.saturating_sub(before - page.count);
+                    total = Some(page.count);
+                    continue 'paging;
                 }
                 total = Some(page.count);
-                offset += got;
+                let items: Vec<WallPost> = parse_items(name, page.items);
+                let got = items.len() as u64;
+                offset = page_offset + got;
                 let index = people.len();
                 people.push(People::from(page.profiles, page.groups));
                 for item in items {
