@@ -968,7 +968,8 @@ async fn the_demo_data_is_served_and_read() {
     let now = chrono::Utc::now().timestamp();
     let mock = VkMock::start(VkMockData::demo(now)).await.unwrap();
     let settings = mock.demo_settings();
-    let sources = otklik::sources::vk::enabled_sources(&settings, &http_with(5));
+    let sources =
+        otklik::sources::vk::enabled_sources(&settings, &Default::default(), &http_with(5));
     assert_eq!(sources.len(), 3);
     let mut all = Vec::new();
     for mut source in sources {

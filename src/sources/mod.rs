@@ -105,6 +105,10 @@ impl HealthState {
 pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Source>>> {
     let client = http::HttpClient::new(&loaded.settings.http)?;
     let mut sources = rss::enabled_sources(&loaded.settings.sources.rss, &client);
-    sources.extend(vk::enabled_sources(&loaded.settings.sources.vk, &client));
+    sources.extend(vk::enabled_sources(
+        &loaded.settings.sources.vk,
+        &loaded.settings.poll,
+        &client,
+    ));
     Ok(sources)
 }

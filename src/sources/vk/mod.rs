@@ -24,7 +24,7 @@ pub mod wire;
 pub use client::{Policy, RateBudget, VkCall, VkClient, VkError};
 
 use super::{Batch, BoxFuture, Cursor, Source, SourceError};
-use crate::config::{VkCommunityConfig, VkSearchConfig, VkSettings};
+use crate::config::{PollSettings, VkCommunityConfig, VkSearchConfig, VkSettings};
 use crate::model::{AuthorKind, Platform, Post, PostKey};
 use crate::sources::http::HttpClient;
 use chrono::{DateTime, TimeZone, Utc};
@@ -101,8 +101,22 @@ impl VkClients {
     }
 }
 
-/// Every enabled VK source of `settings`, sharing one client per token.
-pub fn enabled_sources(settings: &VkSettings, http: &HttpClient) -> Vec<Box<dyn Source>> {
+/// Daily quota of `wall.get` per token (vkrss README; more gives code 29).
+pub const WALL_GET_PER_DAY: u64 = 5000;
+
+/// Daily quota of `newsfeed.search` per token.
+pub const NEWSFEED_SEARCH_PER_DAY: u64 = 1000;
+
+/// Every enabled VK source of `settings`, sharing one client per token. `poll` is the
+/// `[poll]` section, used by sources without their own: when the shortest intervals would
+/// spend a token's daily quota of `wall.get` or `newsfeed.search`, a warning says so (the
+/// quota then stops the method until the next day, code 29).
+pub fn enabled_sources(
+    settings: &VkSettings,
+    poll: &PollSettings,
+    http: &HttpClient,
+) -> Vec<Box<dyn Source>> {
+    warn_about_quotas(settings, poll);
     let clients = VkClients::new(settings, http);
     let official: Arc<HashSet<i64>> =
         Arc::new(settings.official_owner_ids.iter().copied().collect());
@@ -128,6 +142,46 @@ pub fn enabled_sources(settings: &VkSettings, http: &HttpClient) -> Vec<Box<dyn 
         }
     }
     sources
+}
+
+/// Warn when polling at the shortest intervals would spend a token's daily quotas.
+fn warn_about_quotas(settings: &VkSettings, poll: &PollSettings) {
+    let per_day =
+        |p: &Option<PollSettings>| 86_400 / p.as_ref().unwrap_or(poll).min_interval_secs.max(1);
+    let token_of = |t: &Option<String>| {
+        t.clone()
+            .or_else(|| settings.tokens.first().map(|t| t.name.clone()))
+            .unwrap_or_default()
+    };
+    let mut walls: HashMap<String, u64> = HashMap::new();
+    let mut searches: HashMap<String, u64> = HashMap::new();
+    for c in settings.communities.iter().filter(|c| c.enabled) {
+        *walls.entry(token_of(&c.token)).or_default() += per_day(&c.poll);
+    }
+    for q in settings.searches.iter().filter(|q| q.enabled) {
+        *searches.entry(token_of(&q.token)).or_default() += per_day(&q.poll);
+    }
+    for (method, calls, quota) in walls
+        .into_iter()
+        .map(|(t, n)| ("wall.get", (t, n), WALL_GET_PER_DAY))
+        .chain(
+            searches
+                .into_iter()
+                .map(|(t, n)| ("newsfeed.search", (t, n), NEWSFEED_SEARCH_PER_DAY)),
+        )
+    {
+        let (token, n) = calls;
+        if n > quota {
+            tracing::warn!(
+                token = %token,
+                method,
+                calls_per_day = n,
+                quota,
+                "vk sources polled at their shortest intervals would spend the daily quota; \
+                 raise poll.min_interval_secs or spread them over more tokens"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
