@@ -1131,3 +1131,144 @@ fn the_daemon_stores_vk_posts_and_records_a_refused_wall() {
         running.shutdown(Duration::from_secs(5)).await.unwrap();
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// The mock speaks the wire format of §1.1–1.5 to any client, not only to ours
+
+#[tokio::test]
+async fn the_mock_accepts_get_and_form_post_with_the_token_in_either_place() {
+    let s = setup(wall(3)).await;
+    let http = reqwest::Client::new();
+    let url = |m: &str| format!("{}/method/{m}", s.mock.url());
+
+    // GET, token as a parameter (pyvk, vkrss).
+    let reply: serde_json::Value = http
+        .get(url("wall.get"))
+        .query(&[
+            ("owner_id", "-200000001"),
+            ("count", "2"),
+            ("v", "5.131"),
+            ("access_token", SERVICE),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["response"]["count"], 3);
+    assert_eq!(
+        reply["response"]["items"][0]["is_pinned"], 1,
+        "the pinned post first"
+    );
+    assert!(reply["response"]["items"][1]["is_pinned"].is_null());
+    assert!(
+        reply["response"].get("profiles").is_none(),
+        "only with extended=1"
+    );
+
+    // POST form, token in the header (vksdk); groups.getById in the 5.199 shape…
+    let post = |method: &str, body: &str, token: Option<&str>| {
+        let mut request = http
+            .post(url(method))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let reply: serde_json::Value = post(
+        "groups.getById",
+        "group_ids=podslushano_gy&v=5.199",
+        Some(SERVICE),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(reply["response"]["groups"][0]["id"], GROUP);
+    assert!(reply["response"]["profiles"].is_array());
+    // …and the bare array of 5.131.
+    let reply: serde_json::Value = post(
+        "groups.getById",
+        "group_ids=podslushano_gy&v=5.131",
+        Some(SERVICE),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(reply["response"][0]["screen_name"], "podslushano_gy");
+
+    // Errors are HTTP 200 with the error envelope; request_params never carry the token.
+    let response = post(
+        "wall.get",
+        &format!("owner_id=-200000001&v=5.199&access_token={SERVICE}"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let ok: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        ok.get("response").is_some(),
+        "the token as a form parameter is accepted"
+    );
+    let response = post("wall.get", "owner_id=-200000001&v=5.199", None)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["error_code"], 5);
+    assert_eq!(
+        error["error"]["error_msg"],
+        "User authorization failed: no access_token passed."
+    );
+    let params = error["error"]["request_params"].as_array().unwrap();
+    assert_eq!(
+        params[0],
+        serde_json::json!({"key": "method", "value": "wall.get"})
+    );
+    assert_eq!(params[1], serde_json::json!({"key": "oauth", "value": "1"}));
+    assert_eq!(params[2], serde_json::json!({"key": "v", "value": "5.199"}));
+
+    // Method names are case-sensitive; execute is refused to a service token.
+    let error: serde_json::Value = post("Wall.Get", "owner_id=-200000001&v=5.199", Some(SERVICE))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error["error"]["error_code"], 3);
+    let error: serde_json::Value =
+        post("execute", "code=return%20%5B%5D%3B&v=5.199", Some(SERVICE))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(error["error"]["error_code"], 28);
+    // count over 100 is invalid, as on VK.
+    let error: serde_json::Value = post(
+        "wall.get",
+        "owner_id=-200000001&count=101&v=5.199",
+        Some(SERVICE),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(error["error"]["error_code"], 100);
+    // The calls were recorded with their tokens.
+    let calls = s.mock.calls();
+    assert_eq!(calls[0].token.as_deref(), Some(SERVICE));
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.params.iter().all(|(k, _)| k != "access_token"))
+    );
+}
