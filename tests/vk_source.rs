@@ -326,6 +326,15 @@ async fn a_domain_is_resolved_once_with_groups_get_by_id() {
         "the cursor remembers the owner"
     );
 
+    // Another domain in the configuration: resolved again, read afresh.
+    let mut moved = cfg.clone();
+    moved.domain = Some("velikoe_selo".into());
+    let other = fetch(&mut s.wall_source(&moved), first.cursor.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(s.mock.count("groups.getById"), 2);
+    assert_eq!(other.cursor.unwrap()["owner_id"], VILLAGE);
+
     let mut unknown = cfg.clone();
     unknown.domain = Some("no_such_club".into());
     let error = fetch(&mut s.wall_source(&unknown), None).await.unwrap_err();
@@ -739,6 +748,22 @@ async fn access_codes_disable_only_their_source() {
             "{code}: the token stays usable"
         );
     }
+}
+
+#[tokio::test]
+async fn a_banned_community_is_disabled_when_resolved() {
+    let mut data = wall(1);
+    data.groups[2].deactivated = Some("banned".into());
+    let s = setup(data).await;
+    let mut cfg = community("banned", VILLAGE, 100);
+    cfg.owner_id = None;
+    cfg.domain = Some("velikoe_selo".into());
+    let error = fetch(&mut s.wall_source(&cfg), None).await.unwrap_err();
+    assert!(
+        matches!(error, SourceError::Disabled(ref m) if m.contains("заблокировано")),
+        "{error}"
+    );
+    assert_eq!(s.mock.count("wall.get"), 0);
 }
 
 #[tokio::test]

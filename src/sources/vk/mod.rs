@@ -339,6 +339,9 @@ pub struct WallCursor {
     /// The wall's owner id, once known (resolved from `domain` by `groups.getById`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<i64>,
+    /// The `domain` the owner id was resolved from; a changed domain is resolved again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     /// The community's VK name, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub community: Option<String>,
@@ -372,8 +375,13 @@ impl VkWallSource {
     /// The owner id and VK name: from the configuration, the cursor, or `groups.getById`.
     async fn resolve(&self, cursor: &WallCursor) -> Result<(i64, Option<String>), SourceError> {
         let name = self.cfg.name.as_str();
-        let known = self.cfg.owner_id.or(cursor.owner_id);
-        let community = self.cfg.community.clone().or(cursor.community.clone());
+        let remembered = cursor.owner_id.filter(|_| cursor.domain == self.cfg.domain);
+        let known = self.cfg.owner_id.or(remembered);
+        let community = self
+            .cfg
+            .community
+            .clone()
+            .or(cursor.community.clone().filter(|_| remembered == known));
         if let (Some(owner), Some(community)) = (known, &community) {
             return Ok((owner, Some(community.clone())));
         }
@@ -434,6 +442,18 @@ impl VkWallSource {
             .and_then(|c| serde_json::from_value(c.clone()).ok())
             .unwrap_or_default();
         let (owner, mut community) = self.resolve(&previous).await?;
+        // The configuration now names another wall: what was seen on the old one says
+        // nothing about this one.
+        let previous = if previous.owner_id.is_some_and(|o| o != owner) {
+            tracing::info!(
+                source = name,
+                owner_id = owner,
+                "vk wall changed in the configuration, reading it afresh"
+            );
+            WallCursor::default()
+        } else {
+            previous
+        };
         let fetched = Utc::now();
         let page_limit = if previous.last_id.is_some() {
             self.cfg.max_pages
@@ -548,6 +568,7 @@ impl VkWallSource {
             .collect();
         let next = WallCursor {
             owner_id: Some(owner),
+            domain: self.cfg.domain.clone(),
             community: community.clone(),
             last_id: newest,
         };
