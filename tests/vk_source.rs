@@ -307,6 +307,70 @@ async fn a_user_token_fetches_later_pages_in_one_execute() {
     assert_eq!(s.requests() - before, 5);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_of_sources_waiting_on_one_user_token_go_as_one_execute() {
+    let mut data = wall(5);
+    data.posts.extend(recent_posts(3, "Великое: нет воды"));
+    let s = setup_with(data, 3.0, 5).await;
+    let source = |name: &str, owner: i64| {
+        let mut cfg = community(name, owner, 100);
+        cfg.token = Some("user".into());
+        cfg.community = Some(name.into());
+        s.wall_source(&cfg)
+    };
+    let (mut a, mut b, mut c, mut d) = (
+        source("a", WALL),
+        source("b", VILLAGE),
+        source("c", WALL),
+        source("d", VILLAGE),
+    );
+    // One of the four wall.get calls (the third to reach the mock) is refused.
+    s.mock.fault(Fault::on("wall.get", 3, FaultKind::Api(15)));
+    let (ra, rb, rc, rd) = tokio::join!(
+        fetch(&mut a, None),
+        fetch(&mut b, None),
+        fetch(&mut c, None),
+        fetch(&mut d, None)
+    );
+    let calls = s.mock.calls();
+    // Whoever gets the first slot sends what waits by then (all four, or itself alone),
+    // the next slot the rest: never four requests.
+    assert!(calls.len() <= 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.method == "execute" && c.inner.len() >= 3),
+        "{calls:?}"
+    );
+    let wall_gets: usize = calls
+        .iter()
+        .map(|c| {
+            if c.method == "wall.get" {
+                1
+            } else {
+                c.inner.len()
+            }
+        })
+        .sum();
+    assert_eq!(wall_gets, 4, "each call sent once: {calls:?}");
+    let results = [ra, rb, rc, rd];
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(SourceError::Disabled(m)) if m.contains("код 15")))
+        .count();
+    assert_eq!(refused, 1, "only the refused call fails: {results:?}");
+    let delivered: usize = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|b| b.posts.len())
+        .sum();
+    // The other three read their walls: 5 posts on -200000001, 3 on the village's.
+    assert!(
+        delivered == 5 + 5 + 3 || delivered == 5 + 3 + 3,
+        "{delivered}"
+    );
+}
+
 #[tokio::test]
 async fn a_domain_is_resolved_once_with_groups_get_by_id() {
     let s = setup(wall(5)).await;

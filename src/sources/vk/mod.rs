@@ -10,10 +10,15 @@
 //! Every source using one token shares one [`VkClient`] (built by [`VkClients`]), so they
 //! share its request budget (3 per second by default) and stop together when VK refuses it.
 //!
-//! **Batching.** With a user or community token (VK refuses `execute` to a service token),
-//! the wall pages after the first one are fetched in one `execute` of up to 4 pages, and
-//! [`comments_of_posts`] asks for the first comment page of up to 25 posts in one `execute`.
-//! First pages stay single calls: in the usual poll the first page is all there is to read.
+//! **Batching.** With a user or community token (VK refuses `execute` to a service token):
+//! - the wall pages after the first one are fetched in one `execute` of up to 4 pages;
+//! - [`comments_of_posts`] asks for the first comment page of up to 25 posts in one `execute`;
+//! - calls of different sources that wait for the token's budget at the same moment (first
+//!   wall pages, `groups.getById`, searches, comment pages) are sent together: whoever gets
+//!   the next slot sends all that wait, up to 25, as one `execute` ([`VkClient::call`]).
+//!   A lone call goes as itself, so a quiet token sends no `execute` at all.
+//!
+//! A call that fails inside an `execute` fails alone, with its own code and policy.
 //!
 //! **Errors** follow the table of §1.5 ([`Policy`]); a source turns them into the
 //! [`SourceError`] the poller acts on, with a reason in Russian and the VK code.
