@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Most calls VK runs in one `execute`.
@@ -264,6 +265,15 @@ struct TokenState {
     paused: Mutex<HashMap<String, Instant>>,
     /// Pause before retrying code 6 (and 1, 10).
     retry_pause: Duration,
+    /// Calls waiting for the budget, sent together by whoever gets the next slot.
+    waiting: Mutex<Vec<Waiting>>,
+}
+
+/// A call waiting to be sent, and where its result goes.
+struct Waiting {
+    source: String,
+    call: VkCall,
+    reply: oneshot::Sender<Result<Value, VkError>>,
 }
 
 impl fmt::Debug for VkClient {
@@ -309,6 +319,7 @@ impl VkClient {
                 stopped: Mutex::new(stopped),
                 paused: Mutex::new(HashMap::new()),
                 retry_pause: Duration::from_millis(500),
+                waiting: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -335,8 +346,85 @@ impl VkClient {
     /// Call `method` with `params`, within the token's budget. Codes 1, 6 and 10 are retried
     /// a few times after a short pause; 29 pauses the method and 5/14/17/27 stop the token
     /// for every source that uses it.
+    ///
+    /// With a user or community token, calls of several sources that wait for the budget
+    /// at the same time go out together: whoever gets the next slot sends every call
+    /// waiting (up to 25) as one `execute` and hands each caller its own result.
     pub async fn call(&self, source: &str, call: &VkCall) -> Result<Value, VkError> {
-        self.call_with_errors(source, call).await.map(|(v, _)| v)
+        if !self.inner.kind.can_execute() || call.method == "execute" {
+            return self.call_with_errors(source, call).await.map(|(v, _)| v);
+        }
+        self.check_usable(&call.method)?;
+        let (reply, mut answer) = oneshot::channel();
+        self.inner
+            .waiting
+            .lock()
+            .expect("queue lock")
+            .push(Waiting {
+                source: source.to_string(),
+                call: call.clone(),
+                reply,
+            });
+        loop {
+            tokio::select! {
+                biased;
+                answer = &mut answer => {
+                    return answer.unwrap_or_else(|_| Err(VkError::Transport(
+                        format!("source {source}: VK {}: the request sharing this one was abandoned, will retry", call.method),
+                        TransportKind::Transient,
+                    )));
+                }
+                _ = self.inner.budget.acquire() => {
+                    let taken: Vec<Waiting> = {
+                        let mut waiting = self.inner.waiting.lock().expect("queue lock");
+                        let n = waiting.len().min(EXECUTE_MAX_CALLS);
+                        waiting.drain(..n).collect()
+                    };
+                    self.dispatch(taken).await;
+                }
+            }
+        }
+    }
+
+    /// Send the waiting calls with the budget slot already taken: one alone as itself,
+    /// several as one `execute`; every caller gets its own result.
+    async fn dispatch(&self, taken: Vec<Waiting>) {
+        let mut ready = Vec::with_capacity(taken.len());
+        for waiting in taken {
+            // A method may have been paused, or the token stopped, while this call waited.
+            match self.check_usable(&waiting.call.method) {
+                Ok(()) => ready.push(waiting),
+                Err(error) => {
+                    let _ = waiting.reply.send(Err(error));
+                }
+            }
+        }
+        match ready.len() {
+            0 => {}
+            1 => {
+                let waiting = ready.pop().expect("one call");
+                let result = self
+                    .attempts(&waiting.source, &waiting.call, true)
+                    .await
+                    .map(|(v, _)| v);
+                let _ = waiting.reply.send(result);
+            }
+            _ => {
+                let calls: Vec<VkCall> = ready.iter().map(|w| w.call.clone()).collect();
+                let execute = VkCall::new("execute").param("code", execute_code(&calls));
+                tracing::debug!(token = %self.inner.name, calls = calls.len(), "vk calls of several sources sent as one execute");
+                let mut sources: Vec<&str> = ready.iter().map(|w| w.source.as_str()).collect();
+                sources.dedup();
+                let label = sources.join("+");
+                let results = match self.attempts(&label, &execute, true).await {
+                    Err(error) => calls.iter().map(|_| Err(error.clone())).collect(),
+                    Ok((reply, errors)) => self.split_execute(&calls, reply, errors),
+                };
+                for (waiting, result) in ready.into_iter().zip(results) {
+                    let _ = waiting.reply.send(result);
+                }
+            }
+        }
     }
 
     async fn call_with_errors(
@@ -344,10 +432,24 @@ impl VkClient {
         source: &str,
         call: &VkCall,
     ) -> Result<(Value, Vec<ApiError>), VkError> {
+        self.attempts(source, call, false).await
+    }
+
+    /// Send `call`, retrying codes 1, 6 and 10; `slot_taken` when the caller already holds
+    /// a budget slot for the first attempt.
+    async fn attempts(
+        &self,
+        source: &str,
+        call: &VkCall,
+        mut slot_taken: bool,
+    ) -> Result<(Value, Vec<ApiError>), VkError> {
         let mut attempt = 1;
         loop {
             self.check_usable(&call.method)?;
-            self.inner.budget.acquire().await;
+            if !slot_taken {
+                self.inner.budget.acquire().await;
+            }
+            slot_taken = false;
             match self.send(source, call).await {
                 Err(VkError::Api { code, .. })
                     if Policy::of(code) == Policy::Retry && attempt < ATTEMPTS =>
