@@ -121,6 +121,17 @@ pub fn enabled_sources(
     poll: &PollSettings,
     http: &HttpClient,
 ) -> Vec<Box<dyn Source>> {
+    sources_and_clients(settings, poll, http).0
+}
+
+/// [`enabled_sources`] and the token clients they use. Whatever else calls VK with the same
+/// tokens (the incident queue fetching comments) must use these clients, so that it draws on
+/// the same budgets and sees the same stopped tokens.
+pub fn sources_and_clients(
+    settings: &VkSettings,
+    poll: &PollSettings,
+    http: &HttpClient,
+) -> (Vec<Box<dyn Source>>, VkClients) {
     warn_about_quotas(settings, poll);
     let clients = VkClients::new(settings, http);
     let official: Arc<HashSet<i64>> =
@@ -146,7 +157,7 @@ pub fn enabled_sources(
             None => tracing::error!(source = %s.name, "vk source names no known token; skipped"),
         }
     }
-    sources
+    (sources, clients)
 }
 
 /// Warn when polling at the shortest intervals would spend a token's daily quotas.
