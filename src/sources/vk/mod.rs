@@ -60,10 +60,10 @@ pub struct VkClients {
 
 impl VkClients {
     /// Build a client per token of `settings`; tokens with the same value (two names for one
-    /// key) share one client and so one budget. Token values come from the environment
-    /// variable named by `env`, or from `token`.
+    /// key) share one client and so one budget, with the kind and rate of the first of them.
+    /// Token values come from the environment variable named by `env`, or from `token`.
     pub fn new(settings: &VkSettings, http: &HttpClient) -> VkClients {
-        let mut by_value: HashMap<Option<String>, VkClient> = HashMap::new();
+        let mut by_value: HashMap<String, VkClient> = HashMap::new();
         let mut by_name = HashMap::new();
         for t in &settings.tokens {
             let value = match (&t.env, &t.token) {
@@ -74,9 +74,10 @@ impl VkClients {
             if value.is_none() {
                 tracing::error!(token = %t.name, env = ?t.env, "vk token is not set; its sources are disabled");
             }
+            // Unset tokens never share: each says which variable is missing.
             let key = value
                 .clone()
-                .or_else(|| Some(format!("\0unset:{}", t.name)));
+                .unwrap_or_else(|| format!("\0unset:{}", t.name));
             let client = by_value
                 .entry(key)
                 .or_insert_with(|| {
