@@ -1361,3 +1361,36 @@ async fn the_mock_accepts_get_and_form_post_with_the_token_in_either_place() {
             .all(|c| c.params.iter().all(|(k, _)| k != "access_token"))
     );
 }
+
+#[tokio::test]
+async fn the_demo_releases_residents_posts_over_time() {
+    let mock = VkMock::start_demo(60.0).await.unwrap();
+    let mut settings = mock.demo_settings();
+    // Read faster than the demo releases (one post every 250 ms at this speed).
+    settings.tokens[0].requests_per_second = 100.0;
+    let mut sources =
+        otklik::sources::vk::enabled_sources(&settings, &Default::default(), &http_with(5));
+    let mut cursors: Vec<Option<Cursor>> = vec![None; sources.len()];
+    let mut poll = async |sources: &mut Vec<Box<dyn Source>>| {
+        let mut posts = Vec::new();
+        for (source, cursor) in sources.iter_mut().zip(cursors.iter_mut()) {
+            let batch = fetch(source.as_mut(), cursor.as_ref()).await.unwrap();
+            *cursor = batch.cursor;
+            posts.extend(batch.posts);
+        }
+        posts
+    };
+    let first = poll(&mut sources).await;
+    assert!(
+        first
+            .iter()
+            .all(|p| p.author_kind == AuthorKind::Official || p.text.contains("Правила")),
+        "{first:?}"
+    );
+    // Five residents' posts, one every 15 s / 60.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let later = poll(&mut sources).await;
+    assert_eq!(later.len(), 5, "{later:?}");
+    assert!(later.iter().any(|p| p.text.contains("нет воды")));
+    mock.stop().await;
+}

@@ -181,6 +181,9 @@ pub struct VkMockData {
     pub tokens: Vec<(String, VkTokenKind)>,
 }
 
+/// The administration's community in the demo data.
+pub const DEMO_ADMINISTRATION: i64 = -200_000_002;
+
 /// The token the demo data accepts.
 pub const DEMO_TOKEN: &str = "demo-vk-service-token";
 
@@ -191,7 +194,7 @@ impl VkMockData {
     pub fn demo(now: i64) -> VkMockData {
         let ago = |minutes: i64| now - minutes * 60;
         let podslushano = -200_000_001;
-        let adm = -200_000_002;
+        let adm = DEMO_ADMINISTRATION;
         let velikoe = -200_000_003;
         VkMockData {
             groups: vec![
@@ -378,6 +381,43 @@ impl VkMock {
         self.with(|w| w.data.posts.push(post));
     }
 
+    /// Publish `post` after `delay`, dated at that moment (unless the mock stops first).
+    pub fn publish_later(&self, delay: Duration, mut post: MockPost) {
+        let world = self.world.clone();
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::time::sleep(delay) => {
+                    post.date = chrono::Utc::now().timestamp();
+                    world.lock().expect("vk mock lock").data.posts.push(post);
+                }
+            }
+        });
+    }
+
+    /// The demonstration's VK: [`VkMockData::demo`] with the rules and the administration's
+    /// posts there from the start and the residents' posts appearing one by one over about
+    /// two minutes divided by `speed`. Read it with [`VkMock::demo_settings`].
+    pub async fn start_demo(speed: f64) -> std::io::Result<VkMock> {
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        let mut data = VkMockData::demo(chrono::Utc::now().timestamp());
+        let (now, later): (Vec<MockPost>, Vec<MockPost>) = std::mem::take(&mut data.posts)
+            .into_iter()
+            .partition(|p| p.pinned || p.owner_id == DEMO_ADMINISTRATION);
+        data.posts = now;
+        let mock = VkMock::start(data).await?;
+        for (i, post) in later.into_iter().enumerate() {
+            let delay = Duration::from_secs_f64(15.0 * (i + 1) as f64 / speed);
+            mock.publish_later(delay, post);
+        }
+        Ok(mock)
+    }
+
     /// Every request so far, in arrival order.
     pub fn calls(&self) -> Vec<MockCall> {
         self.with(|w| w.calls.clone())
@@ -406,7 +446,7 @@ impl VkMock {
         VkSettings {
             api_url: self.url(),
             api_version: "5.199".into(),
-            official_owner_ids: vec![-200_000_002],
+            official_owner_ids: vec![DEMO_ADMINISTRATION],
             tokens: vec![VkTokenConfig {
                 name: "demo".into(),
                 kind: VkTokenKind::Service,
