@@ -275,6 +275,77 @@ async fn posts_deleted_while_paging_do_not_make_it_skip_any() {
     assert_eq!(got, range(11, 50), "post 40 must not be skipped");
 }
 
+/// Poll `source` from `cursor` until its cursor has no backlog; every post delivered.
+async fn poll_until_caught_up(
+    source: &mut VkWallSource,
+    mut cursor: Cursor,
+) -> (Vec<i64>, Cursor, usize) {
+    let mut delivered = Vec::new();
+    for polls in 1..=20 {
+        let batch = fetch(source, Some(&cursor)).await.unwrap();
+        delivered.extend(ids(&batch.posts));
+        cursor = batch.cursor.unwrap();
+        if cursor.get("backlog").is_none() {
+            return (delivered, cursor, polls);
+        }
+    }
+    panic!("still behind after 20 polls: {cursor}");
+}
+
+#[tokio::test]
+async fn more_new_posts_than_one_poll_reads_are_read_on_the_next_polls() {
+    let s = setup(wall(300)).await;
+    let mut cfg = community("gy", WALL, 10);
+    cfg.max_pages = 5;
+    let mut source = s.wall_source(&cfg);
+    let first = fetch(&mut source, Some(&cursor_with_last_id(WALL, 10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&first.posts).len(),
+        49,
+        "five pages, the pinned one not new"
+    );
+    let cursor = first.cursor.unwrap();
+    assert_eq!(cursor["last_id"], 300);
+    assert_eq!(cursor["backlog"]["above"], 10);
+    assert_eq!(cursor["backlog"]["below"], 252);
+    // New posts while behind.
+    for i in 301..=303 {
+        s.mock
+            .publish(MockPost::new(WALL, i, RESIDENT, T0 + i * 60, "новое"));
+    }
+    let (rest, cursor, polls) = poll_until_caught_up(&mut source, cursor).await;
+    let mut all = ids(&first.posts);
+    all.extend(&rest);
+    let unique: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(unique, range(11, 303), "none skipped");
+    assert_eq!(all.len(), unique.len(), "none delivered twice");
+    // Each poll: the top page, one page stepped back, three pages of backlog = 30 posts.
+    // Reading the delivered posts again instead of jumping over them would never catch up.
+    assert!(polls <= 9, "{polls} polls");
+    assert_eq!(cursor["last_id"], 303);
+}
+
+#[tokio::test]
+async fn a_backlog_survives_posts_deleted_between_polls() {
+    let s = setup(wall(300)).await;
+    let mut cfg = community("gy", WALL, 10);
+    cfg.max_pages = 5;
+    let mut source = s.wall_source(&cfg);
+    let first = fetch(&mut source, Some(&cursor_with_last_id(WALL, 10)))
+        .await
+        .unwrap();
+    // More delivered posts deleted than a page: the jump lands past the unread ones.
+    for id in 258..=271 {
+        s.mock.fault(Fault::any(1, FaultKind::Delete(WALL, id)));
+    }
+    let (rest, _, _) = poll_until_caught_up(&mut source, first.cursor.unwrap()).await;
+    let mut all: BTreeSet<i64> = ids(&first.posts).into_iter().collect();
+    all.extend(rest);
+    assert_eq!(all, range(11, 300), "none skipped");
+}
+
 #[tokio::test]
 async fn a_user_token_fetches_later_pages_in_one_execute() {
     let s = setup(wall(50)).await;

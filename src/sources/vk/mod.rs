@@ -366,6 +366,63 @@ pub struct WallCursor {
     /// larger id is new (a pinned post included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_id: Option<i64>,
+    /// Posts not read yet because a poll ran out of pages before reaching `last_id` of the
+    /// poll before it (many posts while the daemon was stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<WallBacklog>,
+}
+
+/// Unread posts of a wall: ids between `above` and `below` (both excluded).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WallBacklog {
+    /// Every post up to this id was delivered.
+    pub above: i64,
+    /// Every post from this id up to the cursor's `last_id` was delivered.
+    pub below: i64,
+    /// How many wall positions those delivered posts took, counted from the newest: where
+    /// to jump to on the next poll instead of reading them again.
+    pub skip: u64,
+}
+
+/// What a pass over the wall does with a post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Deliver it.
+    Take,
+    /// Pass over it and read on.
+    Skip,
+    /// The pass is done.
+    Stop,
+}
+
+/// How a pass over the wall ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PassEnd {
+    /// A post said stop; `at` is its position on the wall.
+    Stopped { at: u64 },
+    /// The wall has no more posts (or a page was closed to us).
+    End,
+    /// The poll's pages are spent; the next unread position is `offset`.
+    OutOfPages { offset: u64 },
+}
+
+/// What one poll of a wall has read so far.
+struct WallRead {
+    owner: i64,
+    pages_left: usize,
+    /// Post ids seen in this poll: a post shifted onto the next page is not taken twice.
+    seen_ids: HashSet<i64>,
+    posts: Vec<(WallPost, usize)>,
+    /// Authors of each page read, indexed from `posts`.
+    people: Vec<People>,
+    /// Wall position of the first post that is not pinned, from the first page.
+    first_regular: Option<u64>,
+    /// Id of the first post that is not pinned of the latest pass.
+    first_regular_of_pass: Option<i64>,
+    /// Smallest id of the posts that are not pinned the latest pass went over (taken or
+    /// not): a pass goes over consecutive positions, so when it started among delivered
+    /// posts, every post from there down to this one is delivered.
+    lowest_of_pass: Option<i64>,
 }
 
 impl VkWallSource {
@@ -453,6 +510,96 @@ impl VkWallSource {
             .param("extended", 1)
     }
 
+    /// Read pages from wall position `start`, newest first, judging each post not seen yet
+    /// in this poll, until a post says stop, the wall ends, or the poll's pages are spent.
+    /// With a user or community token the pages after the first of a pass go in one
+    /// `execute` of up to four.
+    async fn read_pass(
+        &self,
+        read: &mut WallRead,
+        start: u64,
+        judge: impl Fn(&WallPost) -> Step,
+    ) -> Result<PassEnd, SourceError> {
+        let name = self.cfg.name.as_str();
+        let page_size = u64::from(self.cfg.page_size);
+        let batch_pages = if self.client.kind().can_execute() {
+            EXECUTE_PAGES
+        } else {
+            1
+        };
+        read.first_regular_of_pass = None;
+        read.lowest_of_pass = None;
+        let mut offset = start;
+        let mut total: Option<u64> = None;
+        let mut first = true;
+        'paging: while read.pages_left > 0 {
+            let n = if first {
+                1
+            } else {
+                batch_pages.min(read.pages_left)
+            };
+            first = false;
+            // The pages of one execute are read at one moment and cannot drift apart.
+            let calls: Vec<VkCall> = (0..n)
+                .map(|i| self.page_call(read.owner, offset + i as u64 * page_size))
+                .collect();
+            let batch_start = offset;
+            let replies = self.client.batch(name, &calls).await;
+            for (i, reply) in replies.into_iter().enumerate() {
+                read.pages_left -= 1;
+                let page_offset = batch_start + i as u64 * page_size;
+                let value = match reply {
+                    Ok(value) => value,
+                    Err(error) if error.is_skip() => {
+                        tracing::warn!(source = name, %error, "vk wall page skipped");
+                        return Ok(PassEnd::End);
+                    }
+                    Err(error) => return Err(error.to_source_error(name)),
+                };
+                let page = parse_page(name, "wall.get", value)?;
+                // Offset drift. Posts deleted since the previous page moved older posts
+                // towards the start, past this page's offset: step back by as many and read
+                // again (what repeats is dropped by id). Posts added moved them towards the
+                // end: this page starts with repeats, dropped by id below.
+                if let Some(before) = total
+                    && page.count < before
+                {
+                    offset = page_offset.saturating_sub(before - page.count);
+                    total = Some(page.count);
+                    continue 'paging;
+                }
+                total = Some(page.count);
+                let items: Vec<WallPost> = parse_items(name, page.items);
+                let got = items.len() as u64;
+                offset = page_offset + got;
+                let index = read.people.len();
+                read.people.push(People::from(page.profiles, page.groups));
+                for (position, item) in (page_offset..).zip(items) {
+                    if !item.is_pinned {
+                        if read.first_regular.is_none() && page_offset == 0 {
+                            read.first_regular = Some(position);
+                        }
+                        read.first_regular_of_pass.get_or_insert(item.id);
+                        read.lowest_of_pass =
+                            Some(read.lowest_of_pass.map_or(item.id, |l| l.min(item.id)));
+                    }
+                    if !read.seen_ids.insert(item.id) {
+                        continue;
+                    }
+                    match judge(&item) {
+                        Step::Take => read.posts.push((item, index)),
+                        Step::Skip => {}
+                        Step::Stop => return Ok(PassEnd::Stopped { at: position }),
+                    }
+                }
+                if got == 0 || offset >= page.count {
+                    return Ok(PassEnd::End);
+                }
+            }
+        }
+        Ok(PassEnd::OutOfPages { offset })
+    }
+
     async fn poll(&self, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
         let name = self.cfg.name.as_str();
         let previous: WallCursor = cursor
@@ -477,98 +624,110 @@ impl VkWallSource {
         } else {
             self.cfg.first_poll_pages
         } as usize;
-        let batch_pages = if self.client.kind().can_execute() {
-            EXECUTE_PAGES
-        } else {
-            1
+        let mut read = WallRead {
+            owner,
+            pages_left: page_limit,
+            seen_ids: HashSet::new(),
+            posts: Vec::new(),
+            people: Vec::new(),
+            first_regular: None,
+            first_regular_of_pass: None,
+            lowest_of_pass: None,
         };
 
-        let mut seen_ids = HashSet::new();
-        let mut wall_posts: Vec<(WallPost, usize)> = Vec::new();
-        let mut people: Vec<People> = Vec::new();
-        let mut newest = previous.last_id;
-        let mut offset: u64 = 0;
-        let mut total: Option<u64> = None;
-        let mut pages_read = 0usize;
-        let mut reached = false;
-        'paging: while pages_read < page_limit {
-            let n = if pages_read == 0 {
-                1
-            } else {
-                batch_pages.min(page_limit - pages_read)
-            };
-            // Offsets of this batch; the pages of one execute are read at one moment and
-            // cannot drift apart.
-            let page_size = u64::from(self.cfg.page_size);
-            let calls: Vec<VkCall> = (0..n)
-                .map(|i| self.page_call(owner, offset + i as u64 * page_size))
-                .collect();
-            let batch_start = offset;
-            let replies = self.client.batch(name, &calls).await;
-            for (i, reply) in replies.into_iter().enumerate() {
-                pages_read += 1;
-                let page_offset = batch_start + i as u64 * page_size;
-                let value = match reply {
-                    Ok(value) => value,
-                    Err(error) if error.is_skip() => {
-                        tracing::warn!(source = name, %error, "vk wall page skipped");
-                        break 'paging;
+        // The top pass: new posts, newest first, down to the newest one delivered before.
+        let last = previous.last_id;
+        let top = self
+            .read_pass(&mut read, 0, |post| match last {
+                Some(last) if post.id <= last => {
+                    if post.is_pinned {
+                        Step::Skip
+                    } else {
+                        Step::Stop
                     }
-                    Err(error) => return Err(error.to_source_error(name)),
-                };
-                let page = parse_page(name, "wall.get", value)?;
-                // Offset drift. Posts deleted since the previous page moved older posts
-                // towards the start, past this page's offset: step back by as many and read
-                // again (what repeats is dropped by id). Posts added moved them towards the
-                // end: this page starts with repeats, dropped by id below.
-                if let Some(before) = total
-                    && page.count < before
-                {
-                    offset = page_offset.saturating_sub(before - page.count);
-                    total = Some(page.count);
-                    continue 'paging;
                 }
-                total = Some(page.count);
-                let items: Vec<WallPost> = parse_items(name, page.items);
-                let got = items.len() as u64;
-                offset = page_offset + got;
-                let index = people.len();
-                people.push(People::from(page.profiles, page.groups));
-                for item in items {
-                    if !seen_ids.insert(item.id) {
-                        continue;
-                    }
-                    let is_new = previous.last_id.is_none_or(|last| item.id > last);
-                    if is_new {
-                        newest = Some(newest.map_or(item.id, |n| n.max(item.id)));
-                    }
-                    if item.is_pinned {
-                        // Pinned posts come first whatever their age: never a stop signal.
-                        if is_new {
-                            wall_posts.push((item, index));
-                        }
-                        continue;
-                    }
-                    if !is_new {
-                        reached = true;
-                        break 'paging;
-                    }
-                    wall_posts.push((item, index));
-                }
-                if got == 0 || offset >= page.count {
-                    reached = true;
-                    break 'paging;
-                }
+                _ => Step::Take,
+            })
+            .await?;
+        let newest = read.posts.iter().map(|(p, _)| p.id).chain(last).max();
+        let newest_at = read.first_regular.unwrap_or(0);
+        let mut backlog = match (last, &top) {
+            // Out of pages before reaching what was seen: the rest is a backlog, read
+            // on the next polls (an older backlog merges into it).
+            (Some(last), PassEnd::OutOfPages { offset }) => {
+                let below = read.lowest_of_pass.unwrap_or(i64::MAX);
+                Some(WallBacklog {
+                    above: previous
+                        .backlog
+                        .as_ref()
+                        .map_or(last, |b| b.above.min(last)),
+                    below,
+                    skip: offset.saturating_sub(newest_at),
+                })
             }
+            _ => previous.backlog.clone(),
+        };
+
+        // The backlog pass: posts of an earlier poll's backlog, from where that poll stopped.
+        if let (PassEnd::Stopped { at }, Some(b)) = (&top, previous.backlog.as_ref())
+            && read.pages_left > 0
+        {
+            let page_size = u64::from(self.cfg.page_size);
+            // Step back a page: posts deleted since then moved the rest towards the start.
+            let jump = at + b.skip.saturating_sub(page_size);
+            let judge = |post: &WallPost| {
+                if post.is_pinned || post.id >= b.below {
+                    Step::Skip
+                } else if post.id > b.above {
+                    Step::Take
+                } else {
+                    Step::Stop
+                }
+            };
+            let mut end = self.read_pass(&mut read, jump, judge).await?;
+            // The jump must land among delivered posts. If the first post there is older,
+            // more posts were deleted than stepped back over, and some unread ones may lie
+            // before it: read again from the boundary.
+            let mut contiguous =
+                jump == *at || read.first_regular_of_pass.is_some_and(|id| id >= b.below);
+            if !contiguous && jump > *at && read.pages_left > 0 {
+                tracing::debug!(
+                    source = name,
+                    "vk backlog jump overshot, reading from the boundary"
+                );
+                end = self.read_pass(&mut read, *at, judge).await?;
+                contiguous = true;
+            }
+            backlog = match end {
+                PassEnd::OutOfPages { offset } if contiguous => Some(WallBacklog {
+                    above: b.above,
+                    below: read.lowest_of_pass.unwrap_or(b.below).min(b.below),
+                    skip: offset.saturating_sub(newest_at),
+                }),
+                // Nothing certain about where delivered posts end: the next poll reads
+                // from the boundary (what it took now is delivered again, harmlessly).
+                PassEnd::OutOfPages { .. } => Some(WallBacklog {
+                    skip: 0,
+                    ..b.clone()
+                }),
+                _ => None,
+            };
         }
-        if !reached && previous.last_id.is_some() {
-            tracing::warn!(
+        if let Some(b) = &backlog {
+            tracing::info!(
                 source = name,
-                pages = pages_read,
-                "more new vk posts than max_pages reach; older new posts are skipped"
+                above = b.above,
+                below = b.below,
+                "more new vk posts than max_pages reach in one poll; the rest follows on the next polls"
             );
         }
-
+        let WallRead {
+            posts: wall_posts,
+            people,
+            pages_left,
+            ..
+        } = read;
+        let pages_read = page_limit;
         if community.is_none() {
             community = people.iter().find_map(|p| p.name_and_url(owner).0);
         }
@@ -588,11 +747,12 @@ impl VkWallSource {
             domain: self.cfg.domain.clone(),
             community: community.clone(),
             last_id: newest,
+            backlog,
         };
         tracing::debug!(
             source = name,
             owner_id = owner,
-            pages = pages_read,
+            pages = pages_read - pages_left,
             new = posts.len(),
             "vk wall read"
         );
