@@ -381,6 +381,15 @@ impl VkMock {
         self.with(|w| w.data.posts.push(post));
     }
 
+    /// Delete a post now.
+    pub fn delete(&self, owner_id: i64, id: i64) {
+        self.with(|w| {
+            w.data
+                .posts
+                .retain(|p| !(p.owner_id == owner_id && p.id == id))
+        });
+    }
+
     /// Publish `post` after `delay`, dated at that moment (unless the mock stops first).
     pub fn publish_later(&self, delay: Duration, mut post: MockPost) {
         let world = self.world.clone();
