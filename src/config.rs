@@ -406,9 +406,8 @@ pub struct VkCommunityConfig {
     #[serde(default = "default_vk_wall_page")]
     pub page_size: u32,
     /// Most pages read in one poll; with a user or community token the pages after the
-    /// first are fetched in one `execute`. After a long stop, posts deeper than this behind
-    /// the newest are skipped, with a warning in the log (10 × 100 posts is weeks of a
-    /// district community).
+    /// first are fetched in one `execute`. After a long stop, what does not fit is read on
+    /// the next polls, from where the previous one stopped.
     #[serde(default = "default_vk_max_pages")]
     pub max_pages: u32,
     /// Pages read on the very first poll (older posts are not backfilled).

@@ -1,7 +1,11 @@
 //! VK (vk.com) through its API (`reference/wire-formats.md` §1).
 //!
 //! - [`VkWallSource`]: one community's (or person's) wall, read with `wall.get`, newest
-//!   first, page by page until it reaches the newest post seen before.
+//!   first, page by page until it reaches the newest post seen before. The pinned post
+//!   (served first whatever its age) never stops the paging; posts that shift between pages
+//!   are dropped by id, and a deletion steps the offset back. A wall further behind than
+//!   `max_pages` keeps a backlog in its cursor, read on the next polls from where the
+//!   previous one stopped.
 //! - [`VkSearchSource`]: one `newsfeed.search` query over all open walls, in time windows
 //!   read with `start_time`/`end_time` and paged with `start_from`/`next_from`.
 //! - [`VkClient::comments`] / [`comments_of_posts`]: comments of posts that became incidents
