@@ -295,6 +295,209 @@ pub struct SourcesSettings {
     pub telegram: Vec<crate::sources::telegram::TelegramSourceConfig>,
     /// The OK application and the groups it reads.
     pub ok: Option<crate::sources::ok::OkSettings>,
+    /// VK: tokens, community walls and searches.
+    pub vk: VkSettings,
+}
+
+/// VK (vk.com) read through its API (`reference/wire-formats.md` §1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VkSettings {
+    /// Base address of the API; `/method/<name>` is appended. `https://api.vk.com` works too.
+    pub api_url: String,
+    /// API version sent as `v` with every request.
+    pub api_version: String,
+    /// Owner ids of the administration's own pages: `-<group id>` for a community, the user
+    /// id for an official's personal page. Posts and comments they author are official.
+    pub official_owner_ids: Vec<i64>,
+    /// Access tokens; each has its own request budget, shared by every source using it.
+    pub tokens: Vec<VkTokenConfig>,
+    /// Community (or personal) walls read with `wall.get`.
+    pub communities: Vec<VkCommunityConfig>,
+    /// Searches of all open walls with `newsfeed.search` (place names of the district).
+    pub searches: Vec<VkSearchConfig>,
+}
+
+impl Default for VkSettings {
+    fn default() -> VkSettings {
+        VkSettings {
+            api_url: "https://api.vk.ru".into(),
+            api_version: "5.199".into(),
+            official_owner_ids: Vec::new(),
+            tokens: Vec::new(),
+            communities: Vec::new(),
+            searches: Vec::new(),
+        }
+    }
+}
+
+/// What kind of VK access token a token is; it decides the methods allowed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VkTokenKind {
+    /// The application's service key: open walls only, no `execute`.
+    #[default]
+    Service,
+    /// A user's key: walls that user may see, and `execute` batching.
+    User,
+    /// A community's key: its own community, and `execute` batching.
+    Community,
+}
+
+impl VkTokenKind {
+    /// Whether `execute` (up to 25 calls in one request) may be used with this kind.
+    pub fn can_execute(self) -> bool {
+        matches!(self, VkTokenKind::User | VkTokenKind::Community)
+    }
+}
+
+/// A secret kept out of logs and debug output.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// One VK access token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VkTokenConfig {
+    /// Name the communities and searches refer to (`token = "main"`).
+    pub name: String,
+    /// `service`, `user` or `community`; user and community tokens allow `execute` batching.
+    #[serde(default)]
+    pub kind: VkTokenKind,
+    /// Environment variable that holds the token (preferred: keeps it out of this file).
+    #[serde(default)]
+    pub env: Option<String>,
+    /// The token itself, if it is not taken from the environment.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Requests per second allowed with this token, shared by every source that uses it
+    /// (VK allows 3 for user and service keys, 20 for community keys).
+    #[serde(default = "default_vk_rps")]
+    pub requests_per_second: f64,
+}
+
+fn default_vk_rps() -> f64 {
+    3.0
+}
+
+/// One VK wall (a community's, or a person's), read with `wall.get`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VkCommunityConfig {
+    /// Unique name of the source (keys its cursor and health record).
+    pub name: String,
+    /// Numeric owner of the wall: `-<group id>` for a community, the user id for a person.
+    #[serde(default)]
+    pub owner_id: Option<i64>,
+    /// Short address of a community (`vk.com/<domain>`), resolved with `groups.getById`;
+    /// used when `owner_id` is absent.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Name of the token to read with; the only configured token when absent.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Home territory: where the community's posts are from when they name no place.
+    #[serde(default)]
+    pub territory: Option<String>,
+    /// How the community is shown to users; its VK name when absent.
+    #[serde(default)]
+    pub community: Option<String>,
+    /// Posts per `wall.get` page (1 to 100).
+    #[serde(default = "default_vk_wall_page")]
+    pub page_size: u32,
+    /// Most pages read in one poll; with a user or community token the pages after the
+    /// first are fetched in one `execute`. After a long stop, what does not fit is read on
+    /// the next polls, from where the previous one stopped.
+    #[serde(default = "default_vk_max_pages")]
+    pub max_pages: u32,
+    /// Pages read on the very first poll (older posts are not backfilled).
+    #[serde(default = "default_vk_first_pages")]
+    pub first_poll_pages: u32,
+    /// Overrides of the `[poll]` settings for this wall.
+    #[serde(default)]
+    pub poll: Option<PollSettings>,
+    /// A disabled source is kept in the configuration but not polled.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_vk_wall_page() -> u32 {
+    100
+}
+
+fn default_vk_max_pages() -> u32 {
+    10
+}
+
+fn default_vk_first_pages() -> u32 {
+    1
+}
+
+/// One VK search over all open walls, read with `newsfeed.search`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VkSearchConfig {
+    /// Unique name of the source (keys its cursor and health record).
+    pub name: String,
+    /// The search query, usually a place name of the district («Гаврилов-Ям», «Великое»).
+    pub query: String,
+    /// Name of the token to search with; the only configured token when absent.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Territory the query names, given to posts that name no other place.
+    #[serde(default)]
+    pub territory: Option<String>,
+    /// How far back the very first search reaches, hours.
+    #[serde(default = "default_vk_lookback")]
+    pub lookback_hours: u32,
+    /// Posts per `newsfeed.search` page (1 to 200).
+    #[serde(default = "default_vk_search_page")]
+    pub page_size: u32,
+    /// Most pages read in one poll; the rest of the window is read on the next poll.
+    #[serde(default = "default_vk_search_pages")]
+    pub max_pages: u32,
+    /// Overrides of the `[poll]` settings; VK allows about 1000 searches a day per token.
+    #[serde(default)]
+    pub poll: Option<PollSettings>,
+    /// A disabled source is kept in the configuration but not polled.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_vk_lookback() -> u32 {
+    24
+}
+
+fn default_vk_search_page() -> u32 {
+    100
+}
+
+fn default_vk_search_pages() -> u32 {
+    5
+}
+
+impl SourcesSettings {
+    /// How many sources of every platform are enabled.
+    pub fn enabled_count(&self) -> usize {
+        let ok = self
+            .ok
+            .iter()
+            .flat_map(|ok| ok.groups.iter())
+            .filter(|g| g.enabled)
+            .count();
+        self.rss.iter().filter(|s| s.enabled).count()
+            + self.telegram.iter().filter(|s| s.enabled).count()
+            + ok
+            + self.vk.communities.iter().filter(|c| c.enabled).count()
+            + self.vk.searches.iter().filter(|c| c.enabled).count()
+    }
 }
 
 /// A TOML error as a [`ConfigError`] naming the line and, where toml knows it, the key.
@@ -422,12 +625,23 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         }
     }
     let ok_groups = settings.sources.ok.iter().flat_map(|ok| ok.groups.iter());
+    let vk = &settings.sources.vk;
     let territories = (settings.sources.telegram.iter().enumerate())
         .map(|(i, c)| (format!("sources.telegram[{i}].territory"), &c.territory))
         .chain(
             ok_groups
                 .enumerate()
                 .map(|(i, g)| (format!("sources.ok.groups[{i}].territory"), &g.territory)),
+        )
+        .chain((vk.communities.iter().enumerate()).map(|(i, c)| {
+            (
+                format!("sources.vk.communities[{i}].territory"),
+                &c.territory,
+            )
+        }))
+        .chain(
+            (vk.searches.iter().enumerate())
+                .map(|(i, c)| (format!("sources.vk.searches[{i}].territory"), &c.territory)),
         )
         .chain(
             (settings.api.ingest.iter().enumerate())
@@ -603,7 +817,7 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
             check_poll(path, "sources.ok.poll", poll)?;
         }
     }
-    Ok(())
+    validate_vk(path, &s.sources.vk, &mut names)
 }
 
 /// A source name without spaces that no other source uses.
@@ -626,6 +840,154 @@ fn check_source_name(
             key,
             format!("`{name}` is used by another source; names must be unique"),
         ));
+    }
+    Ok(())
+}
+
+fn validate_vk(
+    path: &Path,
+    vk: &VkSettings,
+    names: &mut std::collections::HashSet<String>,
+) -> Result<(), ConfigError> {
+    let err = |key: String, problem: String| Err(ConfigError::new(path, key, problem));
+    match reqwest::Url::parse(&vk.api_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return err(
+                "sources.vk.api_url".into(),
+                format!("expected an http(s) address, found `{}`", vk.api_url),
+            );
+        }
+    }
+    if vk.api_version.parse::<f64>().is_err() {
+        return err(
+            "sources.vk.api_version".into(),
+            format!(
+                "expected a version such as 5.199, found `{}`",
+                vk.api_version
+            ),
+        );
+    }
+    let mut tokens = std::collections::HashSet::new();
+    for (i, t) in vk.tokens.iter().enumerate() {
+        let key = |k: &str| format!("sources.vk.tokens[{i}].{k}");
+        if t.name.trim().is_empty() || !tokens.insert(t.name.as_str()) {
+            return err(
+                key("name"),
+                format!("expected a unique, non-empty name, found `{}`", t.name),
+            );
+        }
+        if t.env.is_none() == t.token.is_none() {
+            return err(
+                key("env"),
+                "expected exactly one of `env` (an environment variable) or `token`".into(),
+            );
+        }
+        if !(t.requests_per_second.is_finite()
+            && t.requests_per_second > 0.0
+            && t.requests_per_second <= 100.0)
+        {
+            return err(
+                key("requests_per_second"),
+                format!(
+                    "expected more than 0 and at most 100, found {}",
+                    t.requests_per_second
+                ),
+            );
+        }
+    }
+    let token_ok = |key: String, token: &Option<String>| -> Result<(), ConfigError> {
+        match token {
+            Some(name) if tokens.contains(name.as_str()) => Ok(()),
+            Some(name) => err(key, format!("no token named `{name}` in sources.vk.tokens")),
+            None if vk.tokens.len() == 1 => Ok(()),
+            None => err(
+                key,
+                format!(
+                    "expected the name of one of the {} tokens in sources.vk.tokens",
+                    vk.tokens.len()
+                ),
+            ),
+        }
+    };
+    let mut name_ok = |key: String, name: &str| -> Result<(), ConfigError> {
+        if name.trim().is_empty() || name.contains(char::is_whitespace) {
+            return err(
+                key,
+                format!("expected a name without spaces, found `{name}`"),
+            );
+        }
+        if !names.insert(name.to_string()) {
+            return err(
+                key,
+                format!("`{name}` is used by another source; names must be unique"),
+            );
+        }
+        Ok(())
+    };
+    for (i, c) in vk.communities.iter().enumerate() {
+        let key = |k: &str| format!("sources.vk.communities[{i}].{k}");
+        name_ok(key("name"), &c.name)?;
+        token_ok(key("token"), &c.token)?;
+        match (&c.owner_id, &c.domain) {
+            (Some(0), _) => return err(key("owner_id"), "expected a non-zero id".into()),
+            (Some(_), _) => {}
+            (None, Some(d))
+                if !d.is_empty()
+                    && d.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.') => {}
+            (None, Some(d)) => {
+                return err(
+                    key("domain"),
+                    format!("expected a short address such as `podslushano_gy`, found `{d}`"),
+                );
+            }
+            (None, None) => {
+                return err(
+                    key("owner_id"),
+                    "expected `owner_id` (e.g. -123456) or `domain` (e.g. \"podslushano_gy\")"
+                        .into(),
+                );
+            }
+        }
+        if !(1..=100).contains(&c.page_size) {
+            return err(
+                key("page_size"),
+                format!("expected 1 to 100, found {}", c.page_size),
+            );
+        }
+        if c.max_pages == 0 || c.first_poll_pages == 0 {
+            return err(
+                key("max_pages"),
+                "expected max_pages and first_poll_pages ≥ 1".into(),
+            );
+        }
+        if let Some(poll) = &c.poll {
+            check_poll(path, &key("poll"), poll)?;
+        }
+    }
+    for (i, q) in vk.searches.iter().enumerate() {
+        let key = |k: &str| format!("sources.vk.searches[{i}].{k}");
+        name_ok(key("name"), &q.name)?;
+        token_ok(key("token"), &q.token)?;
+        if q.query.trim().is_empty() {
+            return err(key("query"), "expected a non-empty search query".into());
+        }
+        if !(1..=200).contains(&q.page_size) {
+            return err(
+                key("page_size"),
+                format!("expected 1 to 200, found {}", q.page_size),
+            );
+        }
+        if q.max_pages == 0 || q.lookback_hours == 0 {
+            return err(
+                key("max_pages"),
+                "expected max_pages and lookback_hours ≥ 1".into(),
+            );
+        }
+        if let Some(poll) = &q.poll {
+            check_poll(path, &key("poll"), poll)?;
+        }
     }
     Ok(())
 }

@@ -281,7 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!(
                 "{}: конфигурация в порядке — источников: {}, территорий: {}, подразделений: {}, групп тем: {}; данные: {}",
                 config.display(),
-                loaded.settings.sources.rss.len(),
+                loaded.settings.sources.enabled_count(),
                 loaded.org.territories.len(),
                 loaded.org.departments.len(),
                 loaded.knowledge.taxonomy.groups.len(),
@@ -426,13 +426,7 @@ fn print_health(loaded: &config::Loaded, health: &[otklik::store::SourceHealth])
             }
         );
     }
-    let configured = loaded
-        .settings
-        .sources
-        .rss
-        .iter()
-        .filter(|s| s.enabled)
-        .count();
+    let configured = loaded.settings.sources.enabled_count();
     if health.len() < configured {
         println!(
             "\nЕщё не опрошено источников: {}",

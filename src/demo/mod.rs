@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod narrate;
 pub mod ok_mock;
 pub mod telegram_mock;
+pub mod vk_mock;
 
 use crate::config::{Loaded, PollSettings};
 use crate::incidents::deadlines::DeadlinePolicy;
@@ -62,6 +63,13 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     let mut ok_settings = ok.settings(Some("gavrilov-yam"));
     ok_settings.poll = Some(quick.clone());
     loaded.settings.sources.ok = Some(ok_settings);
+    let vk = vk_mock::VkMock::start_demo(speed)
+        .await
+        .context("starting the demo VK API server on 127.0.0.1")?;
+    loaded.settings.sources.vk = vk.demo_settings();
+    for community in &mut loaded.settings.sources.vk.communities {
+        community.poll = Some(quick.clone());
+    }
     let sources = crate::sources::build(&loaded)?;
     let (activity, narration) = tokio::sync::broadcast::channel(4096);
     let narrator = narrate::Narrator {
@@ -75,6 +83,13 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     println!("Учебные источники запущены на этом компьютере:");
     for feed in &server.feeds {
         println!("  • RSS: {} — {}", feed.community, feed.url);
+    }
+    for community in &loaded.settings.sources.vk.communities {
+        println!(
+            "  • ВКонтакте: {} — {}",
+            community.community.as_deref().unwrap_or(&community.name),
+            loaded.settings.sources.vk.api_url
+        );
     }
     for channel in &loaded.settings.sources.telegram {
         println!(
@@ -113,6 +128,7 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     server.stop().await;
     telegram.stop().await;
     ok.stop().await;
+    vk.stop().await;
     result
 }
 

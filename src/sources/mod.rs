@@ -10,6 +10,7 @@ pub mod ok;
 pub mod poller;
 pub mod rss;
 pub mod telegram;
+pub mod vk;
 
 use crate::model::{Platform, Post};
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,11 @@ pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Sourc
     ));
     sources.extend(ok::enabled_sources(
         loaded.settings.sources.ok.as_ref(),
+        &client,
+    ));
+    sources.extend(vk::enabled_sources(
+        &loaded.settings.sources.vk,
+        &loaded.settings.poll,
         &client,
     ));
     Ok(sources)
