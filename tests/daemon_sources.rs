@@ -122,6 +122,32 @@ async fn check(good: &GrowingFeed) {
         reason("unavailable")
     );
     assert_eq!(health("good"), Some(HealthState::Ok));
+    // Each source that failed or was disabled left a notice for the administrator.
+    let noticed = |name: &str, state: HealthState| {
+        running
+            .store
+            .notices()
+            .unwrap()
+            .iter()
+            .any(|n| n.source == name && n.state == state && n.error.is_some())
+    };
+    // Notices are written off the async threads: give them a moment.
+    for _ in 0..50 {
+        if noticed("gone", HealthState::Disabled) && noticed("malformed", HealthState::Failing) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(noticed("gone", HealthState::Disabled));
+    assert!(noticed("malformed", HealthState::Failing));
+    assert!(
+        !running
+            .store
+            .notices()
+            .unwrap()
+            .iter()
+            .any(|n| n.source == "good")
+    );
 
     running.index.commit().unwrap();
     let searcher = otklik::index::Searcher::open(&dir.path().join("search")).unwrap();

@@ -99,10 +99,11 @@ impl Poller {
             Ok(batch) => batch,
             Err(SourceError::Disabled(reason)) => {
                 tracing::error!(source = %name, reason = %reason, "source disabled");
+                let was = health.state;
                 health.state = HealthState::Disabled;
                 health.last_error = Some(reason.clone());
                 health.last_error_at = Some(Utc::now());
-                self.announce(health);
+                self.announce(health, was);
                 return Outcome::Disabled;
             }
             Err(SourceError::RetryAfter {
@@ -179,7 +180,7 @@ impl Poller {
         health.last_success = Some(Utc::now());
         if was != HealthState::Ok {
             tracing::info!(source = %name, "source recovered");
-            self.announce(health);
+            self.announce(health, was);
         }
         if changed || count > 0 {
             Outcome::Changed
@@ -203,8 +204,9 @@ impl Poller {
             HealthState::Degraded
         };
         if state != health.state {
+            let was = health.state;
             health.state = state;
-            self.announce(health);
+            self.announce(health, was);
         }
         Outcome::Failed(retry_after)
     }
@@ -223,11 +225,36 @@ impl Poller {
         }
     }
 
-    fn announce(&self, health: &SourceHealth) {
+    /// Tell watchers about a change of state; a source that starts failing, is disabled or
+    /// recovers from either is also a notice for the administrator, kept in the store.
+    fn announce(&self, health: &SourceHealth, was: HealthState) {
         let _ = self.activity.send(Activity::SourceHealth {
             source: health.source.clone(),
             state: health.state,
             error: health.last_error.clone(),
+        });
+        let worth_telling = match health.state {
+            HealthState::Failing | HealthState::Disabled => true,
+            HealthState::Ok => matches!(was, HealthState::Failing | HealthState::Disabled),
+            HealthState::Degraded => false,
+        };
+        if !worth_telling {
+            return;
+        }
+        let notice = crate::store::AdminNotice {
+            at: Utc::now(),
+            source: health.source.clone(),
+            platform: health.platform,
+            state: health.state,
+            error: health.last_error.clone(),
+            consecutive_failures: health.consecutive_failures,
+        };
+        let store = self.store.clone();
+        // A notice is small and rare; written off the async threads all the same.
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = store.push_notice(&notice) {
+                tracing::error!(source = %notice.source, %error, "recording a notice for the administrator failed");
+            }
         });
     }
 }

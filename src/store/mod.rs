@@ -12,6 +12,7 @@
 //! | `i/` | incident id, 8 bytes BE | [`Incident`] |
 //! | `e/` | incident id + event number, 8 + 4 bytes BE | [`IncidentEvent`] |
 //! | `ia/` | incident id, 8 bytes BE, + author | empty |
+//! | `n/` | notice number, 8 bytes BE | [`AdminNotice`] |
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
 //! | `m/` | counter name | u64 BE |
@@ -48,6 +49,7 @@ const UID: &[u8] = b"u/";
 const INCIDENT: &[u8] = b"i/";
 const EVENT: &[u8] = b"e/";
 const INCIDENT_AUTHOR: &[u8] = b"ia/";
+const NOTICE: &[u8] = b"n/";
 const CURSOR: &[u8] = b"c/";
 const HEALTH: &[u8] = b"h/";
 const NEXT_SEQ: &[u8] = b"m/next_seq";
@@ -309,6 +311,25 @@ impl Store {
     pub fn all_health(&self) -> Result<Vec<SourceHealth>> {
         self.data
             .scan_prefix(HEALTH)
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Record a notice for the administrator, durably.
+    pub fn push_notice(&self, notice: &AdminNotice) -> Result<()> {
+        let id = self.db.generate_id()?;
+        self.data
+            .insert(key(NOTICE, &id.to_be_bytes()), to_json(notice))?;
+        self.flush()
+    }
+
+    /// Every notice, oldest first.
+    pub fn notices(&self) -> Result<Vec<AdminNotice>> {
+        self.data
+            .scan_prefix(NOTICE)
             .map(|kv| {
                 let (k, v) = kv?;
                 from_json(&k, &v)

@@ -129,3 +129,17 @@ pub struct SourceHealth {
     /// The current poll interval, seconds.
     pub interval_secs: u64,
 }
+
+/// Something the administrator must hear about (a source failing, disabled or back). Kept
+/// in the store in order; the alerts issue delivers them through the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminNotice {
+    pub at: DateTime<Utc>,
+    pub source: String,
+    pub platform: crate::model::Platform,
+    /// The state the source moved into.
+    pub state: HealthState,
+    /// The last error, when there is one.
+    pub error: Option<String>,
+    pub consecutive_failures: u32,
+}
