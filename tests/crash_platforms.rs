@@ -38,12 +38,12 @@ fn sigkill_while_polling_every_platform_loses_and_duplicates_nothing() {
                 .unwrap(),
         )
     });
-    let mut sources = SourcesSettings::default();
-    sources.rss =
-        vec![toml::from_str(&format!("name = \"rss\"\nurl = \"{}\"\n", rss.url())).unwrap()];
-    sources.vk = vk.demo_settings();
-    sources.telegram = telegram.source_configs(Some("gavrilov-yam"));
-    sources.ok = Some(ok.settings(Some("gavrilov-yam")));
+    let sources = SourcesSettings {
+        rss: vec![toml::from_str(&format!("name = \"rss\"\nurl = \"{}\"\n", rss.url())).unwrap()],
+        vk: vk.demo_settings(),
+        telegram: telegram.source_configs(Some("gavrilov-yam")),
+        ok: Some(ok.settings(Some("gavrilov-yam"))),
+    };
     let extra = toml::to_string(&Extra {
         poll: PollSettings {
             min_interval_secs: 1,
