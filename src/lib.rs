@@ -26,4 +26,5 @@ pub mod pipeline;
 pub mod reindex;
 pub mod sources;
 pub mod store;
+pub mod text;
 pub mod understand;

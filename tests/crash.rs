@@ -74,25 +74,3 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     );
     assert_eq!(search_ids(&data).len(), posts);
 }
-
-fn search_ids(data: &std::path::Path) -> Vec<String> {
-    let out = run(&[
-        "search",
-        "",
-        "--data-dir",
-        &data.to_string_lossy(),
-        "--limit",
-        "100000",
-        "--json",
-    ]);
-    if !out.status.success() {
-        return Vec::new();
-    }
-    stdout(&out)
-        .lines()
-        .map(|line| {
-            let hit: serde_json::Value = serde_json::from_str(line).unwrap();
-            hit["uid"].as_str().unwrap().to_string()
-        })
-        .collect()
-}

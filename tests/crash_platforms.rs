@@ -132,27 +132,3 @@ fn run_until_quiet(config: &Path, log: &Path, data: &Path) -> Vec<String> {
     assert!(daemon.wait().unwrap().success());
     search_ids(data)
 }
-
-fn search_ids(data: &Path) -> Vec<String> {
-    let out = run(&[
-        "search",
-        "",
-        "--data-dir",
-        &data.to_string_lossy(),
-        "--limit",
-        "100000",
-        "--json",
-    ]);
-    if !out.status.success() {
-        return Vec::new();
-    }
-    stdout(&out)
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["uid"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}

@@ -1,17 +1,13 @@
 //! Incidents as the pipeline opens and joins them: repeats of one problem across sources
 //! and wordings, follow-up comments, routing by topic and territory, resonance, restart.
 
+mod common;
+
 use chrono::{Duration, TimeZone, Utc};
-use otklik::config::{IncidentSettings, IndexSettings};
-use otklik::incidents::detect::Detector;
-use otklik::index::IndexWriterHandle;
+use otklik::config::IndexSettings;
 use otklik::model::{AuthorKind, Platform, Post, PostKey};
-use otklik::org::{Org, Owner};
-use otklik::pipeline::Pipeline;
-use otklik::store::{EventKind, IncidentStatus, Store};
-use otklik::understand::Knowledge;
-use std::path::Path;
-use std::sync::Arc;
+use otklik::org::Owner;
+use otklik::store::{EventKind, IncidentStatus};
 
 fn post(
     platform: Platform,
@@ -40,31 +36,10 @@ fn post(
     }
 }
 
-fn pipeline(dir: &Path) -> (Pipeline, IndexWriterHandle, Store) {
-    let store = Store::open(&dir.join("store")).unwrap();
-    let index = IndexWriterHandle::start(
-        &dir.join("search"),
-        store.clone(),
-        &IndexSettings::default(),
-    )
-    .unwrap();
-    let (activity, _) = tokio::sync::broadcast::channel(16);
-    let pipeline = Pipeline {
-        store: store.clone(),
-        knowledge: Arc::new(Knowledge::embedded()),
-        org: Arc::new(Org::embedded()),
-        detector: Detector::load(IncidentSettings::default(), &store).unwrap(),
-        index: index.sender(),
-        activity,
-        incident_settings: IncidentSettings::default(),
-    };
-    (pipeline, index, store)
-}
-
 #[test]
 fn one_problem_told_on_several_platforms_is_one_incident_routed_by_territory() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut p, _index, store) = pipeline(dir.path());
+    let (mut p, _index, store) = common::pipeline(dir.path(), &IndexSettings::default());
     p.ingest(vec![
         post(
             Platform::Vk,
@@ -142,7 +117,7 @@ fn a_follow_up_comment_joins_its_post_and_the_state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let id;
     {
-        let (mut p, index, store) = pipeline(dir.path());
+        let (mut p, index, store) = common::pipeline(dir.path(), &IndexSettings::default());
         p.ingest(vec![post(
             Platform::Vk,
             "-1_20",
@@ -156,7 +131,7 @@ fn a_follow_up_comment_joins_its_post_and_the_state_survives_a_restart() {
         drop(p);
         index.finish();
     }
-    let (mut p, _index, store) = pipeline(dir.path());
+    let (mut p, _index, store) = common::pipeline(dir.path(), &IndexSettings::default());
     let mut comment = post(
         Platform::Vk,
         "-1_20_c1",
@@ -183,7 +158,7 @@ fn a_follow_up_comment_joins_its_post_and_the_state_survives_a_restart() {
 #[test]
 fn many_authors_in_a_few_hours_make_the_incident_resonant() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut p, _index, store) = pipeline(dir.path());
+    let (mut p, _index, store) = common::pipeline(dir.path(), &IndexSettings::default());
     let people = ["Анна", "Пётр", "Мария", "Иван", "Ольга", "Сергей"];
     let posts = people
         .iter()

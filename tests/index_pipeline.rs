@@ -1,17 +1,15 @@
 //! The write path without sources: pipeline → store → index → search, restart catch-up, and
 //! reindex.
 
+mod common;
+
 use chrono::{Duration, TimeZone, Utc};
-use otklik::config::{IncidentSettings, IndexSettings};
-use otklik::incidents::detect::Detector;
+use otklik::config::IndexSettings;
 use otklik::index::{CommitPayload, IndexWriterHandle, SearchRequest, Searcher, SortOrder};
 use otklik::model::{AuthorKind, Platform, Post, PostKey};
-use otklik::org::Org;
 use otklik::pipeline::Pipeline;
 use otklik::store::Store;
-use otklik::understand::Knowledge;
 use std::path::Path;
-use std::sync::Arc;
 
 fn post(id: &str, minutes: i64, text: &str) -> Post {
     let published =
@@ -47,18 +45,7 @@ struct Harness {
 }
 
 fn harness(dir: &Path) -> Harness {
-    let store = Store::open(&dir.join("store")).unwrap();
-    let index = IndexWriterHandle::start(&dir.join("search"), store.clone(), &settings()).unwrap();
-    let (activity, _) = tokio::sync::broadcast::channel(16);
-    let pipeline = Pipeline {
-        store: store.clone(),
-        knowledge: Arc::new(Knowledge::embedded()),
-        org: Arc::new(Org::embedded()),
-        detector: Detector::load(IncidentSettings::default(), &store).unwrap(),
-        index: index.sender(),
-        activity,
-        incident_settings: IncidentSettings::default(),
-    };
+    let (pipeline, index, store) = common::pipeline(dir, &settings());
     Harness {
         store,
         index,

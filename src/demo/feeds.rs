@@ -348,9 +348,9 @@ fn render_rss(spec: &FeedSpec, posts: &[&DemoPost], state: &ServerState, request
          xmlns:yandex=\"http://news.yandex.ru\">\n<channel>\n\
          <title>{}</title>\n<link>{}</link>\n<description>{}</description>\n<language>ru</language>\n",
         spec.encoding.label(),
-        escape(&spec.title),
-        escape(&spec.site),
-        escape(&spec.description),
+        crate::text::html_escape(&spec.title),
+        crate::text::html_escape(&spec.site),
+        crate::text::html_escape(&spec.description),
     );
     for post in posts {
         let link = if spec.tracking {
@@ -360,30 +360,36 @@ fn render_rss(spec: &FeedSpec, posts: &[&DemoPost], state: &ServerState, request
         };
         xml.push_str("<item>\n");
         if let Some(title) = &post.title {
-            xml.push_str(&format!("  <title>{}</title>\n", escape(title)));
+            xml.push_str(&format!(
+                "  <title>{}</title>\n",
+                crate::text::html_escape(title)
+            ));
         }
-        xml.push_str(&format!("  <link>{}</link>\n", escape(&link)));
+        xml.push_str(&format!(
+            "  <link>{}</link>\n",
+            crate::text::html_escape(&link)
+        ));
         if spec.guids {
             xml.push_str(&format!(
                 "  <guid isPermaLink=\"false\">{}</guid>\n",
-                escape(&post.id)
+                crate::text::html_escape(&post.id)
             ));
         }
         xml.push_str(&format!(
             "  <pubDate>{}</pubDate>\n  <dc:creator>{}</dc:creator>\n",
             site_date(spec, state.published(post)),
-            escape(&post.author)
+            crate::text::html_escape(&post.author)
         ));
         if spec.full_text {
             xml.push_str(&format!(
                 "  <description>{}</description>\n  <yandex:full-text>{}</yandex:full-text>\n",
-                escape(&teaser(&post.text)),
-                escape(&post.text)
+                crate::text::html_escape(&teaser(&post.text)),
+                crate::text::html_escape(&post.text)
             ));
         } else {
             xml.push_str(&format!(
                 "  <description>{}</description>\n",
-                escape(&as_html(&post.text))
+                crate::text::html_escape(&as_html(&post.text))
             ));
         }
         xml.push_str("</item>\n");
@@ -404,10 +410,10 @@ fn render_atom(
          <title>{}</title>\n<subtitle>{}</subtitle>\n<link href=\"{}\"/>\n\
          <id>{}</id>\n<updated>{}</updated>\n",
         spec.encoding.label(),
-        escape(&spec.title),
-        escape(&spec.description),
-        escape(&spec.site),
-        escape(&spec.site),
+        crate::text::html_escape(&spec.title),
+        crate::text::html_escape(&spec.description),
+        crate::text::html_escape(&spec.site),
+        crate::text::html_escape(&spec.site),
         updated.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
     for post in posts {
@@ -419,12 +425,12 @@ fn render_atom(
             "<entry>\n  <id>tag:{},2026:{}</id>\n  <title>{}</title>\n  <link rel=\"alternate\" href=\"{}\"/>\n  \
              <published>{published}</published>\n  <updated>{published}</updated>\n  \
              <author><name>{}</name></author>\n  <content type=\"html\">{}</content>\n</entry>\n",
-            escape(host_of(&spec.site)),
-            escape(&post.id),
-            escape(post.title.as_deref().unwrap_or("")),
-            escape(&post.link),
-            escape(&post.author),
-            escape(&as_html(&post.text)),
+            crate::text::html_escape(host_of(&spec.site)),
+            crate::text::html_escape(&post.id),
+            crate::text::html_escape(post.title.as_deref().unwrap_or("")),
+            crate::text::html_escape(&post.link),
+            crate::text::html_escape(&post.author),
+            crate::text::html_escape(&as_html(&post.text)),
         ));
     }
     xml.push_str("</feed>\n");
@@ -448,22 +454,8 @@ fn teaser(text: &str) -> String {
 /// Plain text as the simple HTML a site would publish.
 fn as_html(text: &str) -> String {
     text.split('\n')
-        .map(|p| format!("<p>{}</p>", escape(p)))
+        .map(|p| format!("<p>{}</p>", crate::text::html_escape(p)))
         .collect()
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

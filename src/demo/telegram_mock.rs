@@ -353,7 +353,7 @@ async fn channel_page(Path(channel): Path<String>) -> Response {
          <body><div class=\"tgme_page\"><div class=\"tgme_page_title\">{name}</div>\
          <a class=\"tgme_action_button_new\" href=\"tg://resolve?domain={name}\">View in \
          Telegram</a></div></body></html>",
-        name = escape(&channel)
+        name = crate::text::html_escape(&channel)
     ))
 }
 
@@ -438,12 +438,12 @@ pub fn render_page(channel: &MockChannel, before: Option<u64>, after: Option<u64
         }
         (None, None) => all[all.len().saturating_sub(PAGE_SIZE)..].iter().collect(),
     };
-    let name = escape(&channel.username);
+    let name = crate::text::html_escape(&channel.username);
     let first = shown.first().map(|m| m.id);
     let last = shown.last().map(|m| m.id);
     let has_older = first.is_some_and(|f| all.iter().any(|m| m.id < f));
     let has_newer = last.is_some_and(|l| all.iter().any(|m| m.id > l));
-    let title = escape(&channel.title);
+    let title = crate::text::html_escape(&channel.title);
     let mut out = String::with_capacity(4096 + shown.len() * 2048);
     let _ = write!(
         out,
@@ -451,7 +451,7 @@ pub fn render_page(channel: &MockChannel, before: Option<u64>, after: Option<u64
          <title>{title} – Telegram</title>\n\
          <meta property=\"og:title\" content=\"{title}\">\n\
          <meta property=\"og:description\" content=\"{desc}\">\n",
-        desc = escape(&channel.description)
+        desc = crate::text::html_escape(&channel.description)
     );
     let prev = if has_older {
         first.map(|f| f.to_string()).unwrap_or_default()
@@ -478,8 +478,8 @@ pub fn render_page(channel: &MockChannel, before: Option<u64>, after: Option<u64
          <div class=\"tgme_channel_info_description\">{desc}</div></div></section></div></div></header>\n\
          <main class=\"tgme_main\" data-url=\"/{name}\"><div class=\"tgme_container\">\n\
          <section class=\"tgme_channel_history js-message_history\">\n",
-        subs = escape(&channel.subscribers),
-        desc = escape(&channel.description),
+        subs = crate::text::html_escape(&channel.subscribers),
+        desc = crate::text::html_escape(&channel.description),
     );
     if has_older && let Some(first) = first {
         let _ = writeln!(
@@ -495,7 +495,7 @@ pub fn render_page(channel: &MockChannel, before: Option<u64>, after: Option<u64
 }
 
 fn render_message(out: &mut String, channel: &MockChannel, m: &MockMessage) {
-    let name = escape(&channel.username);
+    let name = crate::text::html_escape(&channel.username);
     let id = m.id;
     let time = m
         .published
@@ -511,7 +511,7 @@ fn render_message(out: &mut String, channel: &MockChannel, m: &MockMessage) {
          <div class=\"tgme_widget_message_bubble\">\n    \
          <div class=\"message_media_not_supported_wrap\"><div class=\"message_media_not_supported\"><div class=\"message_media_not_supported_label\">Please open Telegram to view this post</div></div></div>\n    \
          <div class=\"tgme_widget_message_author accent_color\"><a class=\"tgme_widget_message_owner_name\" href=\"https://t.me/{name}\"><span dir=\"auto\">{title}</span></a></div>\n",
-        title = escape(&channel.title)
+        title = crate::text::html_escape(&channel.title)
     );
     if m.photo {
         let _ = writeln!(
@@ -536,7 +536,7 @@ fn render_message(out: &mut String, channel: &MockChannel, m: &MockMessage) {
         let _ = write!(
             out,
             "<span class=\"tgme_widget_message_from_author\" dir=\"auto\">{}</span>",
-            escape(author)
+            crate::text::html_escape(author)
         );
     }
     let _ = write!(
@@ -574,29 +574,26 @@ pub fn render_plain(text: &str) -> String {
                 out.push(' ');
             }
             if word.starts_with("http://") || word.starts_with("https://") {
-                let href = escape(word).replace("&amp;", "&amp;amp;");
+                let href = crate::text::html_escape(word).replace("&amp;", "&amp;amp;");
                 let _ = write!(
                     out,
                     "<a href=\"{href}\" target=\"_blank\" rel=\"noopener\" onclick=\"return confirm('Open this link?')\">{}</a>",
-                    escape(word)
+                    crate::text::html_escape(word)
                 );
             } else if let Some(tag) = word.strip_prefix('#')
                 && !tag.is_empty()
             {
-                let _ = write!(out, "<a href=\"?q=%23{0}\">#{0}</a>", escape(tag));
+                let _ = write!(
+                    out,
+                    "<a href=\"?q=%23{0}\">#{0}</a>",
+                    crate::text::html_escape(tag)
+                );
             } else {
-                out.push_str(&escape(word));
+                out.push_str(&crate::text::html_escape(word));
             }
         }
     }
     out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The demo's channels: a «Подслушано»-style channel of residents' messages and the

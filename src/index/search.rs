@@ -238,7 +238,7 @@ impl Searcher {
         let snippet = snippets.snippet(&text);
         let (snippet_html, snippet_text, highlights) = if snippet.fragment().is_empty() {
             let head: String = text.chars().take(SNIPPET_CHARS).collect();
-            (html_escape(&head), head, Vec::new())
+            (crate::text::html_escape(&head), head, Vec::new())
         } else {
             (
                 snippet.to_html(),
@@ -298,18 +298,4 @@ fn lift_negations(query: Box<dyn Query>) -> Box<dyn Query> {
         clauses.push((Occur::Must, Box::new(AllQuery)));
     }
     Box::new(BooleanQuery::new(clauses))
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }

@@ -106,3 +106,54 @@ pub fn send_signal(child: &Child, signal: &str) {
     assert!(status.success());
 }
 pub mod feed;
+
+/// Keys (`platform:native_id`) of every searchable post in `data`, through the real binary;
+/// empty while there is no index yet.
+pub fn search_ids(data: &Path) -> Vec<String> {
+    let out = run(&[
+        "search",
+        "",
+        "--data-dir",
+        &data.to_string_lossy(),
+        "--limit",
+        "100000",
+        "--json",
+    ]);
+    if !out.status.success() {
+        return Vec::new();
+    }
+    stdout(&out)
+        .lines()
+        .map(|line| {
+            let hit: serde_json::Value = serde_json::from_str(line).unwrap();
+            hit["uid"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// A pipeline over a fresh (or existing) store and index in `dir`, without sources.
+pub fn pipeline(
+    dir: &Path,
+    index: &otklik::config::IndexSettings,
+) -> (
+    otklik::pipeline::Pipeline,
+    otklik::index::IndexWriterHandle,
+    otklik::store::Store,
+) {
+    use otklik::config::IncidentSettings;
+    let store = otklik::store::Store::open(&dir.join("store")).unwrap();
+    let writer =
+        otklik::index::IndexWriterHandle::start(&dir.join("search"), store.clone(), index).unwrap();
+    let (activity, _) = tokio::sync::broadcast::channel(16);
+    let pipeline = otklik::pipeline::Pipeline {
+        store: store.clone(),
+        knowledge: std::sync::Arc::new(otklik::understand::Knowledge::embedded()),
+        org: std::sync::Arc::new(otklik::org::Org::embedded()),
+        detector: otklik::incidents::detect::Detector::load(IncidentSettings::default(), &store)
+            .unwrap(),
+        index: writer.sender(),
+        activity,
+        incident_settings: IncidentSettings::default(),
+    };
+    (pipeline, writer, store)
+}
