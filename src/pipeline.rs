@@ -221,6 +221,11 @@ impl Pipeline {
                 batch.put_incident(incident);
             }
         }
+        for id in self.detector.take_changed_fingerprints() {
+            if let Some(incident) = self.detector.incident(id) {
+                batch.put_fingerprint(id, &incident.fingerprint);
+            }
+        }
         if let Err(error) = self.store.commit(batch) {
             // The detector already counted the batch's posts: start again from what is durable.
             match Detector::load(self.incident_settings.clone(), &self.store) {

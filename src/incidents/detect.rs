@@ -57,6 +57,8 @@ pub struct Detector {
     latest: DateTime<Utc>,
     /// Distinct authors per (topic group, territory) against their usual rate.
     bursts: BurstDetector,
+    /// Incidents whose fingerprint changed since [`Detector::take_changed_fingerprints`].
+    changed_fingerprints: HashSet<IncidentId>,
 }
 
 impl Detector {
@@ -66,6 +68,7 @@ impl Detector {
             active: HashMap::new(),
             latest: DateTime::<Utc>::MIN_UTC,
             bursts: BurstDetector::default(),
+            changed_fingerprints: HashSet::new(),
         }
     }
 
@@ -199,6 +202,7 @@ impl Detector {
                 incident.place.clone_from(&understanding.place);
             }
             if incident.fingerprint.len() < FINGERPRINT_MAX {
+                self.changed_fingerprints.insert(id);
                 incident
                     .fingerprint
                     .extend_from_slice(&understanding.fingerprint);
@@ -265,6 +269,7 @@ impl Detector {
             },
         );
         let id = incident.id;
+        self.changed_fingerprints.insert(id);
         self.active.insert(
             id,
             Active {
@@ -274,6 +279,11 @@ impl Detector {
         );
         self.expire(post.published);
         Ok(Decision::Opened(id, event))
+    }
+
+    /// Incidents whose fingerprint must be written, since the last call.
+    pub fn take_changed_fingerprints(&mut self) -> HashSet<IncidentId> {
+        std::mem::take(&mut self.changed_fingerprints)
     }
 
     /// Forget incidents that can no longer collect posts, to keep the scan short. Measured

@@ -12,6 +12,7 @@
 //! | `i/` | incident id, 8 bytes BE | [`Incident`] |
 //! | `e/` | incident id + event number, 8 + 4 bytes BE | [`IncidentEvent`] |
 //! | `ia/` | incident id, 8 bytes BE, + author | empty |
+//! | `if/` | incident id, 8 bytes BE | fingerprint (JSON array) |
 //! | `n/` | notice number, 8 bytes BE | [`AdminNotice`] |
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
@@ -49,6 +50,7 @@ const UID: &[u8] = b"u/";
 const INCIDENT: &[u8] = b"i/";
 const EVENT: &[u8] = b"e/";
 const INCIDENT_AUTHOR: &[u8] = b"ia/";
+const INCIDENT_FINGERPRINT: &[u8] = b"if/";
 const NOTICE: &[u8] = b"n/";
 const CURSOR: &[u8] = b"c/";
 const HEALTH: &[u8] = b"h/";
@@ -90,6 +92,15 @@ impl WriteBatch {
         let mut k = key(EVENT, &event.incident.to_be_bytes());
         k.extend_from_slice(&event.number.to_be_bytes());
         self.batch.insert(k, to_json(event));
+        self.len += 1;
+    }
+
+    /// Record the fingerprint of incident `id` (when it changed).
+    pub fn put_fingerprint(&mut self, id: IncidentId, fingerprint: &[u32]) {
+        self.batch.insert(
+            key(INCIDENT_FINGERPRINT, &id.to_be_bytes()),
+            to_json(&fingerprint),
+        );
         self.len += 1;
     }
 
@@ -246,15 +257,27 @@ impl Store {
 
     pub fn incident(&self, id: IncidentId) -> Result<Option<Incident>> {
         let k = key(INCIDENT, &id.to_be_bytes());
-        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+        self.data
+            .get(&k)?
+            .map(|v| self.incident_from(&k, &v))
+            .transpose()
     }
 
     /// Every incident, oldest first.
     pub fn incidents(&self) -> impl Iterator<Item = Result<Incident>> + '_ {
         self.data.scan_prefix(INCIDENT).map(|kv| {
             let (k, v) = kv?;
-            from_json(&k, &v)
+            self.incident_from(&k, &v)
         })
+    }
+
+    fn incident_from(&self, k: &[u8], v: &[u8]) -> Result<Incident> {
+        let mut incident: Incident = from_json(k, v)?;
+        let fk = key(INCIDENT_FINGERPRINT, &incident.id.to_be_bytes());
+        if let Some(fp) = self.data.get(&fk)? {
+            incident.fingerprint = from_json(&fk, &fp)?;
+        }
+        Ok(incident)
     }
 
     /// The timeline of an incident, in order.

@@ -78,7 +78,10 @@ pub struct Incident {
     pub authors: u32,
     /// A short excerpt of the first post, for lists and alerts.
     pub summary: String,
-    /// Fingerprint of the first post, for near-duplicate comparison.
+    /// Stems of its posts (up to a cap), for near-duplicate comparison. Kept under a key of
+    /// its own (`if/`), written only when it changes: it stops growing at the cap, while the
+    /// rest of a busy incident changes with every mention.
+    #[serde(skip)]
     pub fingerprint: Vec<u32>,
     /// Number of events in the timeline (the next event's number).
     pub events: u32,
