@@ -206,6 +206,15 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .ok_or_else(|| format!("`{s}` is not a valid local date"))
 }
 
+/// `println!` that returns an error instead of panicking when stdout is gone (a closed pipe
+/// ends the command quietly, as `main` maps broken pipes to success).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -278,7 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig { config } => {
             let loaded = config::load(&config)?;
-            println!(
+            out!(
                 "{}: конфигурация в порядке — источников: {}, территорий: {}, подразделений: {}, групп тем: {}; данные: {}",
                 config.display(),
                 loaded.settings.sources.enabled_count(),
@@ -294,10 +303,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let loaded = config::load(&config)?;
             let health = runtime()?.block_on(source_health(&loaded))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&health)?);
+                out!("{}", serde_json::to_string_pretty(&health)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            print_health(&loaded, &health);
+            print_health(&loaded, &health)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
@@ -308,9 +317,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "the name must have no spaces or colons"
             );
             let token = otklik::api::new_token()?;
-            println!("Токен (передайте сборщику, повторно показан не будет):\n  {token}\n");
-            println!("Строки для otklik.toml:\n");
-            println!(
+            out!("Токен (передайте сборщику, повторно показан не будет):\n  {token}\n");
+            out!("Строки для otklik.toml:\n");
+            out!(
                 "[[api.ingest]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"",
                 otklik::api::token_hash(&token)
             );
@@ -333,15 +342,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let knowledge = knowledge(config.as_deref())?;
             let report = otklik::eval::evaluate(&corpus, &knowledge)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                out!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("{report}");
+                out!("{report}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { text, config } => {
             let knowledge = knowledge(config.as_deref())?;
-            println!("{}", otklik::eval::explain(&text, &knowledge));
+            out!("{}", otklik::eval::explain(&text, &knowledge));
             Ok(ExitCode::SUCCESS)
         }
         Command::Deadline(args) => {
@@ -354,7 +363,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     std::sync::Arc::new(WorkCalendar::load_dir(&args.calendar_dir, hours)?)
                 }
             };
-            println!(
+            out!(
                 "{}",
                 otklik::incidents::clock::deadline_report(&args.from, args.span.span(), &calendar)?
             );
@@ -363,7 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex { data } => {
             init_logging(LogFormat::Text, DAEMON_LOG);
             let report = otklik::reindex::reindex(&data.data_dir)?;
-            println!(
+            out!(
                 "индекс перестроен: {} сообщений за {:.1} с ({})",
                 report.posts,
                 report.elapsed.as_secs_f64(),
@@ -401,18 +410,25 @@ async fn source_health(
     Ok(store.all_health()?)
 }
 
-fn print_health(loaded: &config::Loaded, health: &[otklik::store::SourceHealth]) {
+fn print_health(
+    loaded: &config::Loaded,
+    health: &[otklik::store::SourceHealth],
+) -> anyhow::Result<()> {
     let moscow = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono_tz::Europe::Moscow)
             .format("%d.%m %H:%M")
             .to_string()
     };
-    println!(
+    out!(
         "{:<24} {:<9} {:<12} {:>9}  {:<12} Последняя ошибка",
-        "Источник", "Платформа", "Состояние", "Сообщений", "Успех"
+        "Источник",
+        "Платформа",
+        "Состояние",
+        "Сообщений",
+        "Успех"
     );
     for h in health {
-        println!(
+        out!(
             "{:<24} {:<9} {:<12} {:>9}  {:<12} {}",
             h.source,
             h.platform.as_str(),
@@ -428,11 +444,12 @@ fn print_health(loaded: &config::Loaded, health: &[otklik::store::SourceHealth])
     }
     let configured = loaded.settings.sources.enabled_count();
     if health.len() < configured {
-        println!(
+        out!(
             "\nЕщё не опрошено источников: {}",
             configured - health.len()
         );
     }
+    Ok(())
 }
 
 /// The configured knowledge, or the shipped one.
