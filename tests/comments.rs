@@ -5,6 +5,8 @@
 //! comments are closed, and stops a platform's round with a clear reason when the token is
 //! refused.
 
+mod common;
+
 use chrono::Utc;
 use otklik::config::{
     Loaded, PollSettings, Secret, VkCommunityConfig, VkSettings, VkTokenConfig, VkTokenKind,
@@ -391,4 +393,44 @@ fn ok_comments_of_incidents_are_read_from_the_last_anchor() {
         running.shutdown(Duration::from_secs(5)).await.unwrap();
         mock.stop().await;
     });
+}
+
+#[test]
+fn the_comments_section_is_checked_and_its_keys_are_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otklik.toml");
+    let load = |extra: &str| {
+        std::fs::write(&path, common::config_text(dir.path(), extra)).unwrap();
+        otklik::config::load(&path)
+    };
+    let loaded = load("").unwrap();
+    assert_eq!(loaded.settings.comments.interval_secs, 300);
+    assert_eq!(loaded.settings.comments.follow_days, 14);
+    assert_eq!(loaded.settings.comments.max_posts_per_round, 200);
+    let loaded =
+        load("[comments]\ninterval_secs = 60\nfollow_days = 3\nmax_posts_per_round = 0\n").unwrap();
+    assert_eq!(loaded.settings.comments.interval_secs, 60);
+    assert_eq!(loaded.settings.comments.follow_days, 3);
+    assert_eq!(loaded.settings.comments.max_posts_per_round, 0);
+
+    let error = load("[comments]\ninterval_secs = 0\n").unwrap_err();
+    assert_eq!(error.key, "comments.interval_secs");
+    let error = load("[comments]\nfollow_days = 0\n").unwrap_err();
+    assert_eq!(error.key, "comments.follow_days");
+    let error = load("[comments]\nfollow_day = 3\n").unwrap_err();
+    assert!(error.to_string().contains("follow_day"), "{error}");
+    // Its cursors and health records are named `comments:…`: no source may be.
+    let error =
+        load("[[sources.rss]]\nname = \"comments:vk\"\nurl = \"https://example.ru/rss.xml\"\n")
+            .unwrap_err();
+    assert_eq!(error.key, "sources.rss[0].name");
+    assert!(error.problem.contains("comments:"), "{error}");
+}
+
+#[test]
+fn the_shipped_configuration_documents_the_comments_section_with_its_defaults() {
+    let text = std::fs::read_to_string(common::repo_config().join("otklik.toml")).unwrap();
+    let shipped: otklik::config::Settings = toml::from_str(&text).unwrap();
+    assert!(text.contains("\n[comments]\n"));
+    assert_eq!(shipped.comments, otklik::config::CommentSettings::default());
 }
