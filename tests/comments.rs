@@ -434,3 +434,51 @@ fn the_shipped_configuration_documents_the_comments_section_with_its_defaults() 
     assert!(text.contains("\n[comments]\n"));
     assert_eq!(shipped.comments, otklik::config::CommentSettings::default());
 }
+
+#[test]
+fn comments_are_read_within_the_request_budget_the_walls_use() {
+    runtime().block_on(async {
+        let now = Utc::now().timestamp();
+        let kind = VkTokenKind::Service;
+        let mut data = vk_data(now, kind);
+        // Many followed posts: a comment round asks for one after the other while the wall
+        // is polled every second.
+        for (i, street) in ["Ленина", "Менжинского", "Северной", "Седова", "Шишкина"]
+            .iter()
+            .enumerate()
+        {
+            data.posts.push(MockPost::new(
+                WALL,
+                50 + i as i64,
+                OLEG,
+                now - 500 + i as i64,
+                &format!("На улице {street} нет воды с утра, когда дадут воду?"),
+            ));
+        }
+        let mock = VkMock::start(data).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut loaded = loaded(dir.path());
+        let mut vk = vk_settings(&mock, kind);
+        vk.tokens[0].requests_per_second = 4.0;
+        loaded.settings.sources.vk = vk;
+        let running = start(&loaded).await;
+        wait_for(
+            &running,
+            40,
+            "several comment rounds over seven posts",
+            || mock.count("wall.getComments") >= 21,
+        )
+        .await;
+        running.shutdown(Duration::from_secs(5)).await.unwrap();
+        let calls = mock.calls();
+        assert!(calls.iter().any(|c| c.method == "wall.get"));
+        // One budget for the token: 4 a second, whoever calls.
+        let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1].at - w[0].at).collect();
+        let closest = gaps.iter().min().unwrap();
+        assert!(
+            *closest >= Duration::from_millis(200),
+            "two requests of one token {closest:?} apart"
+        );
+        mock.stop().await;
+    });
+}
