@@ -119,7 +119,7 @@ pub async fn start(
         };
         pollers.spawn(poller.run(stop_polling.clone()));
     }
-    if !comments.is_empty() {
+    if !comments.is_empty() && loaded.settings.comments.max_posts_per_round > 0 {
         tracing::info!(
             interval_secs = loaded.settings.comments.interval_secs,
             follow_days = loaded.settings.comments.follow_days,

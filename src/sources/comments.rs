@@ -24,6 +24,11 @@
 //! application that may not read stops that platform's round with the reason in its health
 //! record (`comments:vk`, `comments:ok`); anything transient is retried next round. An OK
 //! topic deleted since (error 300) is not followed any more.
+//!
+//! Limits: a VK post's cursor is its newest top-level comment, so a reply added later in the
+//! thread of a comment read before is not seen, and a round reads at most 500 new top-level
+//! comments per post (five pages). OK comments are all taken as residents' (OK has no list of
+//! the administration's pages yet).
 
 use super::http::HttpClient;
 use super::ok::{OkApi, OkSettings, OkSource};
