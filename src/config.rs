@@ -171,6 +171,7 @@ pub struct Settings {
     pub deadlines: crate::incidents::deadlines::DeadlineSettings,
     pub api: crate::api::ApiSettings,
     pub sources: SourcesSettings,
+    pub comments: CommentSettings,
 }
 
 /// The daemon process itself.
@@ -282,6 +283,31 @@ impl Default for IncidentSettings {
         IncidentSettings {
             moderation_below_score: 0.6,
             attach_window_hours: 168,
+        }
+    }
+}
+
+/// Reading the comments of posts that became incidents (VK and OK; Telegram channel
+/// previews show no comments), for residents' follow-ups and the officials' answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommentSettings {
+    /// Seconds between two rounds over the followed posts.
+    pub interval_secs: u64,
+    /// Days after an incident's last mention during which its posts are still followed
+    /// (closed incidents included, while their last mention is that recent).
+    pub follow_days: u32,
+    /// Most posts read in one round; the others are read in the next rounds, in turn.
+    /// 0: comments are not read.
+    pub max_posts_per_round: usize,
+}
+
+impl Default for CommentSettings {
+    fn default() -> CommentSettings {
+        CommentSettings {
+            interval_secs: 300,
+            follow_days: 14,
+            max_posts_per_round: 200,
         }
     }
 }
@@ -721,6 +747,18 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
         return err("http.timeout_secs", "expected at least 1 second".into());
     }
     check_poll(path, "poll", &s.poll)?;
+    if s.comments.interval_secs == 0 {
+        return err(
+            "comments.interval_secs",
+            "expected at least 1 second".into(),
+        );
+    }
+    if !(1..=365).contains(&s.comments.follow_days) {
+        return err(
+            "comments.follow_days",
+            format!("expected 1 to 365 days, found {}", s.comments.follow_days),
+        );
+    }
     if !s.api.listen.is_empty() && s.api.listen.parse::<std::net::SocketAddr>().is_err() {
         return err(
             "api.listen",
@@ -758,24 +796,10 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
             );
         }
     }
-    let mut names = std::collections::HashSet::new();
+    let names = &mut std::collections::HashSet::new();
     for (i, src) in s.sources.rss.iter().enumerate() {
         let key = |k: &str| format!("sources.rss[{i}].{k}");
-        if src.name.trim().is_empty() || src.name.contains(char::is_whitespace) {
-            return err(
-                &key("name"),
-                format!("expected a name without spaces, found `{}`", src.name),
-            );
-        }
-        if !names.insert(src.name.clone()) {
-            return err(
-                &key("name"),
-                format!(
-                    "`{}` is used by another source; names must be unique",
-                    src.name
-                ),
-            );
-        }
+        check_source_name(path, &key("name"), &src.name, names)?;
         match reqwest::Url::parse(&src.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             Ok(u) => {
@@ -800,7 +824,7 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
     }
     for (i, src) in s.sources.telegram.iter().enumerate() {
         let key = |k: &str| format!("sources.telegram[{i}].{k}");
-        check_source_name(path, &key("name"), &src.name, &mut names)?;
+        check_source_name(path, &key("name"), &src.name, names)?;
         src.check().or_else(|(k, problem)| err(&key(k), problem))?;
         if let Some(poll) = &src.poll {
             check_poll(path, &key("poll"), poll)?;
@@ -809,7 +833,7 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
     if let Some(ok) = &s.sources.ok {
         for (i, group) in ok.groups.iter().enumerate() {
             let key = format!("sources.ok.groups[{i}].name");
-            check_source_name(path, &key, &group.name, &mut names)?;
+            check_source_name(path, &key, &group.name, names)?;
         }
         ok.check()
             .or_else(|(k, problem)| err(&format!("sources.ok.{k}"), problem))?;
@@ -817,7 +841,7 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
             check_poll(path, "sources.ok.poll", poll)?;
         }
     }
-    validate_vk(path, &s.sources.vk, &mut names)
+    validate_vk(path, &s.sources.vk, names)
 }
 
 /// A source name without spaces that no other source uses.
@@ -832,6 +856,16 @@ fn check_source_name(
             path,
             key,
             format!("expected a name without spaces, found `{name}`"),
+        ));
+    }
+    if name.starts_with(crate::sources::comments::CURSOR_PREFIX) {
+        return Err(ConfigError::new(
+            path,
+            key,
+            format!(
+                "names starting with `{}` are kept for reading comments, found `{name}`",
+                crate::sources::comments::CURSOR_PREFIX
+            ),
         ));
     }
     if !names.insert(name.to_string()) {
@@ -911,19 +945,7 @@ fn validate_vk(
         }
     };
     let mut name_ok = |key: String, name: &str| -> Result<(), ConfigError> {
-        if name.trim().is_empty() || name.contains(char::is_whitespace) {
-            return err(
-                key,
-                format!("expected a name without spaces, found `{name}`"),
-            );
-        }
-        if !names.insert(name.to_string()) {
-            return err(
-                key,
-                format!("`{name}` is used by another source; names must be unique"),
-            );
-        }
-        Ok(())
+        check_source_name(path, &key, name, names)
     };
     for (i, c) in vk.communities.iter().enumerate() {
         let key = |k: &str| format!("sources.vk.communities[{i}].{k}");

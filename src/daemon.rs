@@ -1,12 +1,13 @@
 //! The daemon in phases: prepare (open the store and the index, catch the index up), start
-//! (pipeline thread, one poller task per source), run (until a stop signal), shut down
+//! (pipeline thread, one poller task per source, the comment follower), run (until a stop signal), shut down
 //! (stop polling, finish what is in flight, final index commit, flush).
 
 use crate::config::Loaded;
 use crate::incidents::detect::Detector;
 use crate::index::{INDEX_DIR, IndexWriterHandle};
 use crate::pipeline::{Activity, Pipeline};
-use crate::sources::Source;
+use crate::sources::SourceSet;
+use crate::sources::comments::CommentFollower;
 use crate::sources::poller::Poller;
 use crate::store::Store;
 use anyhow::Context;
@@ -58,9 +59,13 @@ pub struct Running {
 /// Open the data directory and start every task. Returns once the daemon is ready.
 pub async fn start(
     loaded: &Loaded,
-    sources: Vec<Box<dyn Source>>,
+    sources: impl Into<SourceSet>,
     activity: broadcast::Sender<Activity>,
 ) -> anyhow::Result<Running> {
+    let SourceSet {
+        pollers: sources,
+        comments,
+    } = sources.into();
     let data = DataDir::new(&loaded.data_dir);
     let store_dir = data.store();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir))
@@ -113,6 +118,22 @@ pub async fn start(
             activity: activity.clone(),
         };
         pollers.spawn(poller.run(stop_polling.clone()));
+    }
+    if !comments.is_empty() && loaded.settings.comments.max_posts_per_round > 0 {
+        tracing::info!(
+            interval_secs = loaded.settings.comments.interval_secs,
+            follow_days = loaded.settings.comments.follow_days,
+            "following the comments of incidents' posts"
+        );
+        let follower = CommentFollower {
+            settings: loaded.settings.comments.clone(),
+            readers: comments,
+            store: store.clone(),
+            jobs: jobs_tx.clone(),
+            knowledge: knowledge.clone(),
+            activity: activity.clone(),
+        };
+        pollers.spawn(follower.run(stop_polling.clone()));
     }
     pollers.close();
 
@@ -239,7 +260,7 @@ pub fn notify_stopping() {
 /// started daemon (the demo prints its addresses).
 pub async fn run(
     loaded: Loaded,
-    sources: Vec<Box<dyn Source>>,
+    sources: impl Into<SourceSet>,
     activity: broadcast::Sender<Activity>,
     on_ready: impl FnOnce(&Running),
 ) -> anyhow::Result<()> {

@@ -282,7 +282,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             // The narration tells the story; logs only speak up about trouble.
             // (The demo polls every few seconds on purpose: the VK quota warning does not apply.)
-            init_logging(LogFormat::Text, "warn,tantivy=error,sled=error,otklik::sources::vk=error");
+            init_logging(
+                LogFormat::Text,
+                "warn,tantivy=error,sled=error,otklik::sources::vk=error",
+            );
             runtime()?.block_on(otklik::demo::run(data_dir, speed))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -5,6 +5,7 @@
 //! the pipeline, waits until the posts are durable and only then persists the cursor
 //! (invariant 2 of ARCHITECTURE.md).
 
+pub mod comments;
 pub mod http;
 pub mod ok;
 pub mod poller;
@@ -103,8 +104,35 @@ impl HealthState {
     }
 }
 
-/// Build every enabled source of the configuration, sharing one HTTP client.
-pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Source>>> {
+/// The sources of a configuration and the readers of comments built with them.
+pub struct SourceSet {
+    /// One poller each.
+    pub pollers: Vec<Box<dyn Source>>,
+    /// For the comment follower; it shares the VK token clients of `pollers`.
+    pub comments: comments::CommentReaders,
+}
+
+impl std::ops::Deref for SourceSet {
+    type Target = [Box<dyn Source>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.pollers
+    }
+}
+
+/// Sources alone: nobody reads comments.
+impl From<Vec<Box<dyn Source>>> for SourceSet {
+    fn from(pollers: Vec<Box<dyn Source>>) -> SourceSet {
+        SourceSet {
+            pollers,
+            comments: comments::CommentReaders::default(),
+        }
+    }
+}
+
+/// Build every enabled source of the configuration, sharing one HTTP client, and the
+/// readers of comments (sharing the VK token clients, so one budget per token).
+pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<SourceSet> {
     let client = http::HttpClient::new(&loaded.settings.http)?;
     let mut sources = rss::enabled_sources(&loaded.settings.sources.rss, &client);
     sources.extend(telegram::enabled_sources(
@@ -115,10 +143,17 @@ pub fn build(loaded: &crate::config::Loaded) -> anyhow::Result<Vec<Box<dyn Sourc
         loaded.settings.sources.ok.as_ref(),
         &client,
     ));
-    sources.extend(vk::enabled_sources(
+    let (vk_sources, vk_clients) =
+        vk::sources_and_clients(&loaded.settings.sources.vk, &loaded.settings.poll, &client);
+    sources.extend(vk_sources);
+    let comments = comments::CommentReaders::new(
         &loaded.settings.sources.vk,
-        &loaded.settings.poll,
+        vk_clients,
+        loaded.settings.sources.ok.as_ref(),
         &client,
-    ));
-    Ok(sources)
+    );
+    Ok(SourceSet {
+        pollers: sources,
+        comments,
+    })
 }

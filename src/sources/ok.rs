@@ -10,8 +10,8 @@
 //! `mediatopic.getTopics` (newest first, `anchor` paging) until it reaches the newest topic
 //! the cursor remembers. A poll reads at most `max_pages_per_poll` pages; what lies beyond
 //! stays in the cursor as an [`OkGap`] (the anchor to continue from) for the next polls. Comments are read with `discussions.getComments` through
-//! [`OkSource::comments`]; nothing in the daemon calls it yet (the incident queue will, to
-//! follow the discussion of a topic that became an incident).
+//! [`OkSource::comments`], which the comment follower (`sources::comments`) calls for topics
+//! that became incidents.
 //!
 //! Errors come as a flat body `{"error_code":…,"error_msg":"NAME : detail","error_data":…}`
 //! with the header `invocation-error: <code>`, on a 200 or an error status; both are
@@ -856,7 +856,7 @@ impl OkSource {
     /// first from `anchor`, or from the first comment without one). Each comment is a post
     /// keyed `ok:<group_id>_<topic_id>_<comment_id>` whose parent is the topic.
     ///
-    /// Nothing in the daemon calls this yet: the incident queue will, for topics that
+    /// The comment follower (`sources::comments`) calls this yet: the incident queue will, for topics that
     /// became incidents. A topic deleted since comes back as error 300 (NOT_FOUND), which
     /// [`OkError::policy`] turns into [`SourceError::Disabled`]; the caller should drop the
     /// topic, not the source.

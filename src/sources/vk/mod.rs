@@ -9,7 +9,7 @@
 //! - [`VkSearchSource`]: one `newsfeed.search` query over all open walls, in time windows
 //!   read with `start_time`/`end_time` and paged with `start_from`/`next_from`.
 //! - [`VkClient::comments`] / [`comments_of_posts`]: comments of posts that became incidents
-//!   (`wall.getComments`), for the incident queue. Nothing in the daemon calls them yet.
+//!   (`wall.getComments`), read by the comment follower (`sources::comments`).
 //!
 //! Every source using one token shares one [`VkClient`] (built by [`VkClients`]), so they
 //! share its request budget (3 per second by default) and stop together when VK refuses it.
