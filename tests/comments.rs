@@ -305,6 +305,16 @@ fn a_refused_vk_token_stops_the_comment_round_with_the_reason() {
         assert_eq!(calls, 1);
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert_eq!(mock.count("wall.getComments"), calls);
+        // The administrator is told, once.
+        let notices: Vec<_> = running
+            .store
+            .notices()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.source == "comments:vk")
+            .collect();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0].state, HealthState::Disabled);
         running.shutdown(Duration::from_secs(5)).await.unwrap();
         mock.stop().await;
     });

@@ -664,11 +664,7 @@ impl CommentFollower {
             PlatformEnd::Stopped => return,
         }
         if health.state != was {
-            let _ = self.activity.send(Activity::SourceHealth {
-                source: health.source.clone(),
-                state: health.state,
-                error: health.last_error.clone(),
-            });
+            crate::sources::poller::announce(&self.store, &self.activity, health, was);
         }
         let store = self.store.clone();
         let record = health.clone();

@@ -225,38 +225,48 @@ impl Poller {
         }
     }
 
-    /// Tell watchers about a change of state; a source that starts failing, is disabled or
-    /// recovers from either is also a notice for the administrator, kept in the store.
     fn announce(&self, health: &SourceHealth, was: HealthState) {
-        let _ = self.activity.send(Activity::SourceHealth {
-            source: health.source.clone(),
-            state: health.state,
-            error: health.last_error.clone(),
-        });
-        let worth_telling = match health.state {
-            HealthState::Failing | HealthState::Disabled => true,
-            HealthState::Ok => matches!(was, HealthState::Failing | HealthState::Disabled),
-            HealthState::Degraded => false,
-        };
-        if !worth_telling {
-            return;
-        }
-        let notice = crate::store::AdminNotice {
-            at: Utc::now(),
-            source: health.source.clone(),
-            platform: health.platform,
-            state: health.state,
-            error: health.last_error.clone(),
-            consecutive_failures: health.consecutive_failures,
-        };
-        let store = self.store.clone();
-        // A notice is small and rare; written off the async threads all the same.
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = store.push_notice(&notice) {
-                tracing::error!(source = %notice.source, %error, "recording a notice for the administrator failed");
-            }
-        });
+        announce(&self.store, &self.activity, health, was);
     }
+}
+
+/// Tell watchers about a change of a source's state. A source that starts failing, is
+/// disabled or recovers from either is also a notice for the administrator, kept in the
+/// store (the alerts issue delivers them).
+pub(crate) fn announce(
+    store: &Store,
+    activity: &broadcast::Sender<Activity>,
+    health: &SourceHealth,
+    was: HealthState,
+) {
+    let _ = activity.send(Activity::SourceHealth {
+        source: health.source.clone(),
+        state: health.state,
+        error: health.last_error.clone(),
+    });
+    let worth_telling = match health.state {
+        HealthState::Failing | HealthState::Disabled => was != health.state,
+        HealthState::Ok => matches!(was, HealthState::Failing | HealthState::Disabled),
+        HealthState::Degraded => false,
+    };
+    if !worth_telling {
+        return;
+    }
+    let notice = crate::store::AdminNotice {
+        at: Utc::now(),
+        source: health.source.clone(),
+        platform: health.platform,
+        state: health.state,
+        error: health.last_error.clone(),
+        consecutive_failures: health.consecutive_failures,
+    };
+    let store = store.clone();
+    // A notice is small and rare; written off the async threads all the same.
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = store.push_notice(&notice) {
+            tracing::error!(source = %notice.source, %error, "recording a notice for the administrator failed");
+        }
+    });
 }
 
 enum Outcome {
