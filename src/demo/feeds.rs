@@ -26,8 +26,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// Time zone the invented sites write their dates in.
 const SITE_TZ: Tz = chrono_tz::Europe::Moscow;
@@ -39,8 +37,7 @@ pub struct FeedServer {
     /// The feeds it serves, with what a source configuration needs.
     pub feeds: Vec<DemoFeed>,
     state: Arc<ServerState>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: super::Loopback,
 }
 
 /// One served feed, described the way an [`RssSourceConfig`] needs it.
@@ -162,23 +159,14 @@ impl FeedServer {
         let router = Router::new()
             .route("/feeds/{name}", get(serve_feed))
             .with_state(state.clone());
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "demo feed server stopped with an error");
-            }
-        });
+        let server =
+            super::Loopback::spawn(listener, router, "demo feed server stopped with an error");
         tracing::info!(%addr, "demo feed server listening");
         Ok(FeedServer {
             addr,
             feeds,
             state,
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 
@@ -220,17 +208,8 @@ impl FeedServer {
     }
 
     /// Stop accepting requests, let those in flight finish, and wait for the server task.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for FeedServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

@@ -20,6 +20,56 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A loopback HTTP server of the demo (and of the tests that reuse its peers): serves a
+/// router on an already bound 127.0.0.1 listener until stopped or dropped.
+pub struct Loopback {
+    shutdown: tokio_util::sync::CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Loopback {
+    /// Serve `router` on `listener`; `what` names the server in the log if it fails.
+    pub fn spawn(
+        listener: tokio::net::TcpListener,
+        router: axum::Router,
+        what: &'static str,
+    ) -> Loopback {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone().cancelled_owned();
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::warn!(%error, what, "loopback server stopped with an error");
+            }
+        });
+        Loopback {
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Cancelled when the server stops: tasks that publish into it stop with it.
+    pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stop accepting requests and wait for the server task.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 /// Marks a data directory as the demo's own, so that the next demo may clear it.
 const DEMO_MARKER: &str = ".otklik-demo";
 

@@ -38,8 +38,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// The application the mock accepts.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,8 +154,7 @@ pub struct OkMock {
     pub api_url: String,
     pub app: MockApp,
     state: Arc<MockState>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: super::Loopback,
 }
 
 impl OkMock {
@@ -176,23 +173,13 @@ impl OkMock {
             .route("/fb.do", get(fb_do).post(fb_do))
             .route("/api/{group}/{method}", get(api_path).post(api_path))
             .with_state(state.clone());
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "mock OK API stopped with an error");
-            }
-        });
+        let server = super::Loopback::spawn(listener, router, "mock OK API stopped with an error");
         Ok(OkMock {
             addr,
             api_url: format!("http://{addr}/fb.do"),
             app,
             state,
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 
@@ -206,7 +193,7 @@ impl OkMock {
         let group_id = group.id.clone();
         let mock = OkMock::start(MockApp::default(), vec![group]).await?;
         let state = mock.state.clone();
-        let stop = mock.shutdown.clone();
+        let stop = mock.server.shutdown_token();
         tokio::spawn(async move {
             for mut topic in pending {
                 tokio::select! {
@@ -282,17 +269,8 @@ impl OkMock {
         self.state.huge_sent.load(Ordering::Relaxed)
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for OkMock {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

@@ -38,8 +38,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// Messages on one preview page, as on t.me.
 pub const PAGE_SIZE: usize = 20;
@@ -131,8 +129,7 @@ pub struct TelegramMock {
     /// `http://127.0.0.1:<port>`, the `base_url` of a source reading it.
     pub base_url: String,
     state: Arc<MockState>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: super::Loopback,
 }
 
 impl TelegramMock {
@@ -156,22 +153,12 @@ impl TelegramMock {
             .route("/{channel}", get(channel_page))
             .route("/", get(main_page))
             .with_state(state.clone());
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "mock t.me stopped with an error");
-            }
-        });
+        let server = super::Loopback::spawn(listener, router, "mock t.me stopped with an error");
         Ok(TelegramMock {
             addr,
             base_url: format!("http://{addr}"),
             state,
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 
@@ -190,7 +177,7 @@ impl TelegramMock {
         pending.sort_by_key(|(_, m)| m.published);
         let mock = TelegramMock::start(initial).await?;
         let state = mock.state.clone();
-        let stop = mock.shutdown.clone();
+        let stop = mock.server.shutdown_token();
         tokio::spawn(async move {
             for (channel, mut message) in pending {
                 tokio::select! {
@@ -259,17 +246,8 @@ impl TelegramMock {
     }
 
     /// Stop accepting requests and wait for the server task.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for TelegramMock {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

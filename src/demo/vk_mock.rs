@@ -30,8 +30,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// A community.
 #[derive(Clone, Debug)]
@@ -321,8 +319,7 @@ pub struct VkMock {
     /// Where it listens (127.0.0.1, an ephemeral port).
     pub addr: SocketAddr,
     world: Arc<Mutex<World>>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: super::Loopback,
 }
 
 impl VkMock {
@@ -339,21 +336,11 @@ impl VkMock {
         let router = Router::new()
             .route("/method/{method}", any(handle))
             .with_state(world.clone());
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "vk mock stopped with an error");
-            }
-        });
+        let server = super::Loopback::spawn(listener, router, "vk mock stopped with an error");
         Ok(VkMock {
             addr,
             world,
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 
@@ -393,7 +380,7 @@ impl VkMock {
     /// Publish `post` after `delay`, dated at that moment (unless the mock stops first).
     pub fn publish_later(&self, delay: Duration, mut post: MockPost) {
         let world = self.world.clone();
-        let stop = self.shutdown.clone();
+        let stop = self.server.shutdown_token();
         tokio::spawn(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
@@ -473,17 +460,8 @@ impl VkMock {
     }
 
     /// Stop accepting requests and wait for the server task.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for VkMock {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
