@@ -145,7 +145,8 @@ fn default_feed_author_kind() -> crate::model::AuthorKind {
     crate::model::AuthorKind::Media
 }
 
-fn default_true() -> bool {
+/// Serde default for switches that are on unless configured off.
+pub(crate) fn default_true() -> bool {
     true
 }
 

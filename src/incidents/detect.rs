@@ -121,11 +121,6 @@ impl Detector {
         self.active.get(&id).map(|a| &a.incident)
     }
 
-    /// Open incidents still collecting posts.
-    pub fn active(&self) -> impl Iterator<Item = &Incident> {
-        self.active.values().map(|a| &a.incident)
-    }
-
     /// Decide for one post. `parent_incident` is the incident of the post a comment answers;
     /// `next_id` hands out an incident id when one is opened.
     #[allow(clippy::too_many_arguments)]

@@ -122,11 +122,6 @@ impl Searcher {
         }
     }
 
-    /// Pick up commits made since opening.
-    pub fn reload(&self) -> Result<(), SearchError> {
-        Ok(self.reader.reload()?)
-    }
-
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.title, f.community]);

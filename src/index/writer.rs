@@ -60,8 +60,6 @@ enum Message {
 pub struct IndexWriterHandle {
     tx: Option<SyncSender<Message>>,
     thread: Option<JoinHandle<()>>,
-    reader: IndexReader,
-    index: Index,
     committed: Arc<AtomicU64>,
 }
 
@@ -101,7 +99,7 @@ impl IndexWriterHandle {
         let worker = Worker {
             fields: Fields::of(&index.schema()),
             writer,
-            reader: reader.clone(),
+            reader,
             committed: committed.clone(),
             indexed: payload.seq,
             pending: 0,
@@ -115,8 +113,6 @@ impl IndexWriterHandle {
         Ok(IndexWriterHandle {
             tx: Some(tx),
             thread: Some(thread),
-            reader,
-            index,
             committed,
         })
     }
@@ -145,14 +141,6 @@ impl IndexWriterHandle {
             .send(Message::Commit(tx))
             .map_err(|_| WriterError::Stopped)?;
         rx.recv().map_err(|_| WriterError::Stopped)
-    }
-
-    pub fn reader(&self) -> &IndexReader {
-        &self.reader
-    }
-
-    pub fn index(&self) -> &Index {
-        &self.index
     }
 
     /// Stop accepting posts, commit the rest and wait for merges; returns the final

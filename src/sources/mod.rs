@@ -37,6 +37,18 @@ pub struct Batch {
     pub changed: bool,
 }
 
+impl Batch {
+    /// A batch whose cursor is `cursor` (serialized) and that counts as a change when it holds
+    /// posts.
+    pub fn new(posts: Vec<Post>, cursor: &impl Serialize) -> Batch {
+        Batch {
+            changed: !posts.is_empty(),
+            posts,
+            cursor: Some(serde_json::to_value(cursor).expect("a source cursor serializes to JSON")),
+        }
+    }
+}
+
 /// Why a poll failed, classified by what the poller should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

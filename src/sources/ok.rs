@@ -116,7 +116,7 @@ pub struct OkGroupConfig {
     #[serde(default)]
     pub author_kind: AuthorKind,
     /// A disabled group is kept in the configuration but not polled.
-    #[serde(default = "default_true")]
+    #[serde(default = "crate::config::default_true")]
     pub enabled: bool,
 }
 
@@ -134,10 +134,6 @@ fn default_first_poll_pages() -> u32 {
 
 fn default_max_pages_per_poll() -> u32 {
     10
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl Default for OkSettings {

@@ -179,18 +179,13 @@ impl RssSource {
             seen: next_seen,
             newest,
         };
-        let changed = !posts.is_empty();
         tracing::debug!(
             source = name,
             items = parsed.items.len(),
             new = posts.len(),
             "feed read"
         );
-        Ok(Batch {
-            posts,
-            cursor: Some(serde_json::to_value(&next).expect("rss cursor serializes")),
-            changed,
-        })
+        Ok(Batch::new(posts, &next))
     }
 
     fn post(&self, item: &FeedItem, community: &str, fetched: DateTime<Utc>) -> Post {

@@ -90,7 +90,7 @@ pub struct TelegramSourceConfig {
     #[serde(default)]
     pub poll: Option<PollSettings>,
     /// A disabled source is kept in the configuration but not polled.
-    #[serde(default = "default_true")]
+    #[serde(default = "crate::config::default_true")]
     pub enabled: bool,
 }
 
@@ -104,10 +104,6 @@ fn default_first_poll_pages() -> u32 {
 
 fn default_max_pages_per_poll() -> u32 {
     25
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl TelegramSourceConfig {

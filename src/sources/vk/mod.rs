@@ -760,11 +760,7 @@ impl VkWallSource {
             new = posts.len(),
             "vk wall read"
         );
-        Ok(Batch {
-            changed: !posts.is_empty(),
-            posts,
-            cursor: Some(serde_json::to_value(&next).expect("wall cursor serializes")),
-        })
+        Ok(Batch::new(posts, &next))
     }
 }
 
@@ -924,11 +920,7 @@ impl VkSearchSource {
             complete,
             "vk search read"
         );
-        Ok(Batch {
-            changed: !posts.is_empty(),
-            posts,
-            cursor: Some(serde_json::to_value(&next).expect("search cursor serializes")),
-        })
+        Ok(Batch::new(posts, &next))
     }
 }
 
