@@ -173,6 +173,8 @@ pub struct Settings {
     pub api: crate::api::ApiSettings,
     pub sources: SourcesSettings,
     pub comments: CommentSettings,
+    /// Escalation steps, `[[escalation]]`.
+    pub escalation: crate::incidents::escalation::EscalationSettings,
 }
 
 /// The daemon process itself.
@@ -226,6 +228,8 @@ pub struct FileSettings {
     pub streets: PathBuf,
     /// Directory of production calendars, one `calendar-YYYY.toml` per year.
     pub calendar_dir: PathBuf,
+    /// Who holds which role, with contacts and substitutes.
+    pub people: PathBuf,
 }
 
 impl Default for FileSettings {
@@ -237,6 +241,7 @@ impl Default for FileSettings {
             gazetteer: "gazetteer.tsv".into(),
             streets: "streets.tsv".into(),
             calendar_dir: ".".into(),
+            people: "people.toml".into(),
         }
     }
 }
@@ -277,6 +282,12 @@ pub struct IncidentSettings {
     /// (within it, the same-problem rules decide: a week at the same named place, three days
     /// otherwise).
     pub attach_window_hours: i64,
+    /// A new post about the problem of an incident closed less than this many days ago
+    /// reopens it (and counts against the owner's completeness); 0 turns this off.
+    pub recurrence_days: u32,
+    /// Words (lowercase beginnings) by which an official's comment reads as the answer on the
+    /// merits («устранено», «выполнены»); a comment without them reads as an interim answer.
+    pub answer_merits_words: Vec<String>,
 }
 
 impl Default for IncidentSettings {
@@ -284,6 +295,40 @@ impl Default for IncidentSettings {
         IncidentSettings {
             moderation_below_score: 0.6,
             attach_window_hours: 168,
+            recurrence_days: 30,
+            answer_merits_words: [
+                "устранен",
+                "устранён",
+                "выполнен",
+                "отремонтирован",
+                "восстановлен",
+                "заменен",
+                "заменён",
+                "вывезен",
+                "убран",
+                "очищен",
+                "расчищен",
+                "засыпан",
+                "проведен",
+                "проведён",
+                "завершен",
+                "завершён",
+                "установлен",
+                "решен",
+                "решён",
+                "подключен",
+                "подключён",
+                "исправлен",
+                "ликвидирован",
+                "демонтирован",
+                "покошен",
+                "отсыпан",
+                "залатан",
+                "починен",
+                "налажен",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -549,6 +594,8 @@ pub struct Loaded {
     pub knowledge: crate::understand::Knowledge,
     /// Working time: the production calendars with the office hours.
     pub calendar: std::sync::Arc<crate::incidents::calendar::WorkCalendar>,
+    /// Who holds which role.
+    pub people: crate::people::People,
     /// `daemon.data_dir`, resolved against the configuration file's directory.
     pub data_dir: PathBuf,
 }
@@ -560,10 +607,12 @@ impl Loaded {
     pub fn embedded(data_dir: PathBuf) -> Loaded {
         let mut settings = Settings::default();
         settings.api.listen = String::new();
+        let org = crate::org::Org::embedded();
         Loaded {
             path: PathBuf::from("config/otklik.toml"),
             settings,
-            org: crate::org::Org::embedded(),
+            people: crate::people::People::embedded(&org),
+            org,
             knowledge: crate::understand::Knowledge::embedded(),
             calendar: std::sync::Arc::new(crate::incidents::calendar::WorkCalendar::embedded()),
             data_dir,
@@ -627,6 +676,8 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         )
     })?;
     settings.deadlines.validate(path)?;
+    crate::incidents::escalation::validate(&settings.escalation.0, path)?;
+    let people = crate::people::People::load(&file(&settings.files.people), &org)?;
     for group in settings.deadlines.group_ids() {
         if knowledge.taxonomy.group(group).is_none() {
             return Err(ConfigError::new(
@@ -696,6 +747,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         org,
         knowledge,
         calendar: std::sync::Arc::new(calendar),
+        people,
         data_dir,
     })
 }

@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod index;
 pub mod model;
 pub mod org;
+pub mod people;
 pub mod pipeline;
 pub mod reindex;
 pub mod sources;

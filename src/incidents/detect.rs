@@ -253,6 +253,11 @@ impl Detector {
             summary: excerpt(&post.full_text(), 200),
             fingerprint: understanding.fingerprint.clone(),
             events: 0,
+            resolution: None,
+            merged_into: None,
+            waiting_for: None,
+            clock: None,
+            milestones: Default::default(),
         };
         let event = next_event(
             &mut incident,

@@ -14,6 +14,8 @@
 //! | `ia/` | incident id, 8 bytes BE, + author | empty |
 //! | `if/` | incident id, 8 bytes BE | fingerprint (JSON array) |
 //! | `n/` | notice number, 8 bytes BE | [`AdminNotice`] |
+//! | `t/` | due time (Unix ms, 8 bytes BE) + incident id, 8 bytes BE | empty: an armed timer |
+//! | `o/` | alert number, 8 bytes BE | [`Alert`] (the outbox) |
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
 //! | `m/` | counter name | u64 BE |
@@ -23,6 +25,7 @@ mod records;
 pub use records::*;
 
 use crate::model::{IncidentId, PostKey};
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
 /// Why the store could not do what was asked.
@@ -54,7 +57,10 @@ const INCIDENT_FINGERPRINT: &[u8] = b"if/";
 const NOTICE: &[u8] = b"n/";
 const CURSOR: &[u8] = b"c/";
 const HEALTH: &[u8] = b"h/";
+const TIMER: &[u8] = b"t/";
+const OUTBOX: &[u8] = b"o/";
 const NEXT_SEQ: &[u8] = b"m/next_seq";
+const NEXT_ALERT: &[u8] = b"m/next_alert";
 const NEXT_INCIDENT: &[u8] = b"m/next_incident";
 
 /// Handle to the store; cheap to clone, shareable between threads.
@@ -109,6 +115,25 @@ impl WriteBatch {
         let mut k = key(INCIDENT_AUTHOR, &id.to_be_bytes());
         k.extend_from_slice(author.as_bytes());
         self.batch.insert(k, &[]);
+        self.len += 1;
+    }
+
+    /// Arm the timer of incident `id` at `at`.
+    pub fn put_timer(&mut self, at: DateTime<Utc>, id: IncidentId) {
+        self.batch.insert(timer_key(at, id), &[]);
+        self.len += 1;
+    }
+
+    /// Disarm the timer of incident `id` at `at`.
+    pub fn remove_timer(&mut self, at: DateTime<Utc>, id: IncidentId) {
+        self.batch.remove(timer_key(at, id));
+        self.len += 1;
+    }
+
+    /// Put an alert into the outbox (its id from [`Store::reserve_alert_id`]).
+    pub fn put_alert(&mut self, alert: &Alert) {
+        self.batch
+            .insert(key(OUTBOX, &alert.id.to_be_bytes()), to_json(alert));
         self.len += 1;
     }
 
@@ -251,6 +276,62 @@ impl Store {
         Ok(next)
     }
 
+    /// Like [`Store::reserve_seqs`], for outbox alert ids.
+    pub fn reserve_alert_id(
+        &self,
+        batch: &mut WriteBatch,
+        pending: &mut Option<u64>,
+    ) -> Result<u64> {
+        let next = match pending {
+            Some(next) => *next,
+            None => self.counter(NEXT_ALERT)?.max(1),
+        };
+        *pending = Some(next + 1);
+        batch.put_counter(NEXT_ALERT, next + 1);
+        Ok(next)
+    }
+
+    /// Armed timers due at or before `now`, earliest first.
+    pub fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, IncidentId)>> {
+        let end = timer_key(now, IncidentId::MAX);
+        self.data
+            .range(key(TIMER, &[])..=end)
+            .map(|kv| Ok(parse_timer_key(&kv?.0)))
+            .collect()
+    }
+
+    /// The earliest armed timer.
+    pub fn next_timer(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .data
+            .scan_prefix(TIMER)
+            .next()
+            .transpose()?
+            .map(|(k, _)| parse_timer_key(&k).0))
+    }
+
+    /// Number of armed timers.
+    pub fn timer_count(&self) -> usize {
+        self.data.scan_prefix(TIMER).count()
+    }
+
+    /// Alerts in the outbox with ids after `after`, in order.
+    pub fn alerts_after(&self, after: u64) -> impl Iterator<Item = Result<Alert>> + '_ {
+        let start = key(OUTBOX, &(after.saturating_add(1)).to_be_bytes());
+        self.data
+            .range(start..)
+            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(OUTBOX)))
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+    }
+
+    pub fn alert(&self, id: u64) -> Result<Option<Alert>> {
+        let k = key(OUTBOX, &id.to_be_bytes());
+        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+    }
+
     fn counter(&self, name: &[u8]) -> Result<u64> {
         Ok(self.data.get(name)?.map_or(0, |v| be_u64(&v)))
     }
@@ -367,6 +448,19 @@ impl Store {
             .insert(key(HEALTH, health.source.as_bytes()), to_json(health))?;
         Ok(())
     }
+}
+
+fn timer_key(at: DateTime<Utc>, id: IncidentId) -> Vec<u8> {
+    let mut k = key(TIMER, &(at.timestamp_millis().max(0) as u64).to_be_bytes());
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn parse_timer_key(k: &[u8]) -> (DateTime<Utc>, IncidentId) {
+    let rest = &k[TIMER.len()..];
+    let ms = be_u64(&rest[..8]) as i64;
+    let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    (at, be_u64(&rest[8..]))
 }
 
 fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {

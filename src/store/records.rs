@@ -47,6 +47,130 @@ impl IncidentStatus {
     pub fn is_open(self) -> bool {
         self != IncidentStatus::Closed
     }
+
+    /// Every status, in lifecycle order.
+    pub const ALL: [IncidentStatus; 5] = [
+        IncidentStatus::Moderation,
+        IncidentStatus::Routed,
+        IncidentStatus::InWork,
+        IncidentStatus::Answered,
+        IncidentStatus::Closed,
+    ];
+
+    /// The identifier used in the API, the CLI and the configuration.
+    pub fn id(self) -> &'static str {
+        match self {
+            IncidentStatus::Moderation => "moderation",
+            IncidentStatus::Routed => "routed",
+            IncidentStatus::InWork => "in_work",
+            IncidentStatus::Answered => "answered",
+            IncidentStatus::Closed => "closed",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<IncidentStatus> {
+        IncidentStatus::ALL.into_iter().find(|s| s.id() == id)
+    }
+}
+
+/// How a closed incident ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The problem was solved.
+    Solved,
+    /// The check did not confirm the problem.
+    NotConfirmed,
+    /// Another incident is about the same problem (see `merged_into`).
+    Duplicate,
+    /// Not an incident at all (advertising, news, a misreading).
+    NotIncident,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 4] = [
+        Resolution::Solved,
+        Resolution::NotConfirmed,
+        Resolution::Duplicate,
+        Resolution::NotIncident,
+    ];
+
+    pub fn label_ru(self) -> &'static str {
+        match self {
+            Resolution::Solved => "решено",
+            Resolution::NotConfirmed => "не подтвердилось",
+            Resolution::Duplicate => "дубликат",
+            Resolution::NotIncident => "не инцидент",
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Resolution::Solved => "solved",
+            Resolution::NotConfirmed => "not_confirmed",
+            Resolution::Duplicate => "duplicate",
+            Resolution::NotIncident => "not_incident",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Resolution> {
+        Resolution::ALL.into_iter().find(|r| r.id() == id)
+    }
+}
+
+/// Which answer a response clock waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The coordinator must route an incident in moderation.
+    Routing,
+    /// The executor must give the first response (accepted for work, or the solution).
+    FirstResponse,
+    /// After an interim answer, the answer on the merits.
+    FinalAnswer,
+}
+
+impl Stage {
+    pub fn label_ru(self) -> &'static str {
+        match self {
+            Stage::Routing => "направление исполнителю",
+            Stage::FirstResponse => "первый ответ",
+            Stage::FinalAnswer => "ответ по существу",
+        }
+    }
+}
+
+/// The running response clock of an incident, with how far its escalation has gone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageClock {
+    pub stage: Stage,
+    pub clock: crate::incidents::clock::ResponseClock,
+    /// The due time when the stage started (before any pause moved it), for the record.
+    pub due_at_start: DateTime<Utc>,
+    /// How many escalation steps of this stage have fired.
+    pub escalations: u8,
+    /// The next escalation point, when one is armed (mirrored by a timer key in the store).
+    pub timer: Option<DateTime<Utc>>,
+}
+
+/// When the stages of an incident ended and how: what the ratings are computed from, kept on
+/// the incident so that a report over half a million incidents does not replay timelines.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Milestones {
+    pub routed_at: Option<DateTime<Utc>>,
+    /// First response (interim answer or the answer on the merits).
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Working seconds from detection to the first response, pauses excluded.
+    pub first_response_working_secs: Option<i64>,
+    pub first_response_on_time: Option<bool>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub answer_on_time: Option<bool>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Times the incident was reopened (by the coordinator or because the problem came back).
+    pub reopened: u32,
+    /// The resident's satisfaction with the answer, where known.
+    pub satisfied: Option<bool>,
 }
 
 /// One real-world problem, with every post that mentions it.
@@ -85,6 +209,32 @@ pub struct Incident {
     pub fingerprint: Vec<u32>,
     /// Number of events in the timeline (the next event's number).
     pub events: u32,
+    /// How a closed incident ended.
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
+    /// For a duplicate: the incident it was merged into.
+    #[serde(default)]
+    pub merged_into: Option<IncidentId>,
+    /// Set while the incident waits for another body (an outside organisation): the clock is
+    /// paused.
+    #[serde(default)]
+    pub waiting_for: Option<String>,
+    /// The running response clock, when a stage is waiting for an answer.
+    #[serde(default)]
+    pub clock: Option<StageClock>,
+    #[serde(default)]
+    pub milestones: Milestones,
+}
+
+impl Incident {
+    /// When the running stage is due (`None` when nothing is due or the clock is paused).
+    pub fn due(&self) -> Option<DateTime<Utc>> {
+        self.clock.as_ref().and_then(|c| c.clock.due())
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.due().is_some_and(|due| now >= due)
+    }
 }
 
 /// What happened to an incident: the timeline is the audit log.
@@ -102,6 +252,92 @@ pub enum EventKind {
     MarkedResonant {
         authors: usize,
     },
+    /// Sent to an owner (first routing, or rerouting by the coordinator).
+    Routed {
+        owner: Owner,
+        previous: Option<Owner>,
+    },
+    /// Topic group, topic or territory corrected by the coordinator.
+    Reclassified {
+        group: String,
+        topic: Option<String>,
+        territory: Option<String>,
+    },
+    /// A response clock started.
+    ClockStarted {
+        stage: Stage,
+        due: DateTime<Utc>,
+    },
+    /// Accepted for work: the first (interim) response.
+    Accepted {
+        text: Option<String>,
+        /// The official's comment that gave it, when it was read from the platform.
+        post: Option<String>,
+    },
+    /// The answer on the merits.
+    Answered {
+        text: Option<String>,
+        post: Option<String>,
+    },
+    /// An official's comment was read as an answer; the coordinator may confirm or reject it.
+    AnswerDetected {
+        post: String,
+        text: String,
+        /// `true`: read as the answer on the merits; `false`: as an interim answer.
+        merits: bool,
+    },
+    AnswerConfirmed {
+        post: String,
+    },
+    /// The coordinator rejected the reading of a comment as an answer: the clock runs again.
+    AnswerRejected {
+        post: String,
+    },
+    /// Waiting for another body: the clock is paused.
+    WaitingStarted {
+        body: String,
+    },
+    WaitingEnded {
+        body: String,
+    },
+    Closed {
+        resolution: Resolution,
+    },
+    Reopened {
+        /// The post that brought the problem back, when it was a recurrence.
+        post: Option<String>,
+    },
+    /// This incident was merged into another one.
+    MergedInto {
+        into: IncidentId,
+    },
+    /// Another incident was merged into this one, with its posts.
+    MergedFrom {
+        from: IncidentId,
+        posts: Vec<String>,
+    },
+    /// A post taken out of this incident (into another one, or a new one).
+    PostDetached {
+        post: String,
+        to: IncidentId,
+    },
+    /// An escalation step fired: the people told, and what is due.
+    Escalated {
+        stage: Stage,
+        step: u8,
+        /// The roles addressed, as in `[[escalation]]`.
+        roles: Vec<String>,
+        /// Who holds those roles now (substitutes included).
+        persons: Vec<String>,
+        due: DateTime<Utc>,
+        overdue: bool,
+    },
+    /// The resident's satisfaction with the answer, as recorded by the coordinator.
+    SatisfactionRecorded {
+        satisfied: bool,
+    },
+    /// A free comment by a user.
+    Commented,
 }
 
 /// One entry of an incident's timeline: who, when, what and why.
@@ -115,6 +351,94 @@ pub struct IncidentEvent {
     #[serde(flatten)]
     pub kind: EventKind,
     pub comment: Option<String>,
+}
+
+/// An alert waiting in the outbox: written in the same store transaction as the event that
+/// causes it (invariant 6), delivered by the alerts workers. Business logic only says what
+/// happened and to whom (roles); people, channels, grouping and quiet hours are the alerts
+/// configuration's business.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Outbox number; `otklik-alert-{id}` is the idempotency key of every delivery.
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    pub kind: AlertKind,
+    /// The incident it is about.
+    pub incident: Option<IncidentId>,
+    /// Roles addressed explicitly (escalation steps name them); empty: the alert routing
+    /// configuration decides by kind.
+    pub roles: Vec<String>,
+    /// Persons resolved at the time of the event (substitutes applied), when the event names
+    /// them.
+    pub persons: Vec<String>,
+    /// Urgent alerts pass through quiet hours.
+    pub urgent: bool,
+    /// One line of what happened, in Russian.
+    pub title: String,
+    /// Details, in Russian, plain text.
+    pub body: String,
+}
+
+/// What an alert is about: the alert routing configuration keys on these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    NewIncident,
+    Moderation,
+    Routed,
+    Reminder,
+    Escalation,
+    Overdue,
+    Resonance,
+    AnswerDetected,
+    Reopened,
+    SourceFailing,
+    SourceRecovered,
+    Digest,
+    WeeklyNote,
+    Test,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 14] = [
+        AlertKind::NewIncident,
+        AlertKind::Moderation,
+        AlertKind::Routed,
+        AlertKind::Reminder,
+        AlertKind::Escalation,
+        AlertKind::Overdue,
+        AlertKind::Resonance,
+        AlertKind::AnswerDetected,
+        AlertKind::Reopened,
+        AlertKind::SourceFailing,
+        AlertKind::SourceRecovered,
+        AlertKind::Digest,
+        AlertKind::WeeklyNote,
+        AlertKind::Test,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            AlertKind::NewIncident => "new_incident",
+            AlertKind::Moderation => "moderation",
+            AlertKind::Routed => "routed",
+            AlertKind::Reminder => "reminder",
+            AlertKind::Escalation => "escalation",
+            AlertKind::Overdue => "overdue",
+            AlertKind::Resonance => "resonance",
+            AlertKind::AnswerDetected => "answer_detected",
+            AlertKind::Reopened => "reopened",
+            AlertKind::SourceFailing => "source_failing",
+            AlertKind::SourceRecovered => "source_recovered",
+            AlertKind::Digest => "digest",
+            AlertKind::WeeklyNote => "weekly_note",
+            AlertKind::Test => "test",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|k| k.id() == id)
+    }
 }
 
 /// How a source has been doing.

@@ -26,6 +26,7 @@ lexicon = "{c}/lexicon.toml"
 gazetteer = "{c}/gazetteer.tsv"
 streets = "{c}/streets.tsv"
 calendar_dir = "{c}"
+people = "{c}/people.toml"
 
 [index]
 commit_interval_secs = 1
