@@ -28,4 +28,5 @@ pub mod reindex;
 pub mod sources;
 pub mod store;
 pub mod text;
+pub mod time;
 pub mod understand;
