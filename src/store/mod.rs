@@ -137,6 +137,11 @@ impl WriteBatch {
         self.len += 1;
     }
 
+    /// Set the next incident id (for incidents written outside the pipeline: benchmarks).
+    pub(crate) fn put_next_incident(&mut self, next: u64) {
+        self.put_counter(NEXT_INCIDENT, next);
+    }
+
     pub(crate) fn put_counter(&mut self, name: &[u8], value: u64) {
         self.batch.insert(name, &value.to_be_bytes());
     }
