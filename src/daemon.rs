@@ -85,7 +85,7 @@ pub async fn start(
     })
     .await?
     .context("opening the search index")?;
-    let clock = crate::time::Clock::from_env().map_err(anyhow::Error::msg)?;
+    let clock = loaded.clock;
     let pipeline_loaded = loaded.clone();
     let pipeline_store = store.clone();
     let index_sender = index.sender();

@@ -71,7 +71,13 @@ const GROUPS: [(&str, &str); 4] = [
     ("blagoustroystvo", "Уборка мусора"),
     ("obrashchenie-s-otkhodami", "Вывоз ТКО"),
 ];
-const TERRITORIES: [&str; 5] = ["gavrilov-yam", "shopsha", "velikoe", "mitino", "zayachiy-kholm"];
+const TERRITORIES: [&str; 5] = [
+    "gavrilov-yam",
+    "shopsha",
+    "velikoe",
+    "mitino",
+    "zayachiy-kholm",
+];
 
 fn synthetic(id: u64, created: DateTime<Utc>, loaded: &Loaded) -> Incident {
     let (group, topic) = GROUPS[id as usize % GROUPS.len()];
@@ -93,7 +99,7 @@ fn synthetic(id: u64, created: DateTime<Utc>, loaded: &Loaded) -> Incident {
         territory: Some(territory.into()),
         place: None,
         owner,
-        urgent: id % 17 == 0,
+        urgent: id.is_multiple_of(17),
         resonant: false,
         first_post: format!("vk:-1_{id}"),
         mentions: 1,
