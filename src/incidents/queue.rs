@@ -1217,7 +1217,15 @@ impl Queue {
         let id = tx
             .store
             .reserve_incident_id(&mut tx.batch, &mut tx.pending_incident)?;
-        let u = &stored.understanding;
+        // The stored record has no fingerprint: understand the post again for it.
+        let text = stored.post.full_text();
+        let fresh = crate::understand::understand(
+            &crate::understand::PostView::of(&stored.post, &text),
+            &self.rules.knowledge,
+        );
+        let mut understanding = stored.understanding.clone();
+        understanding.fingerprint = fresh.fingerprint;
+        let u = &understanding;
         let group = u.group.clone().unwrap_or_else(|| incident.group.clone());
         let topic = if u.group.is_some() {
             u.topic.clone()

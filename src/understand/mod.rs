@@ -117,7 +117,10 @@ pub struct Understanding {
     pub place: Option<String>,
     /// Evidence, in Russian, for the coordinator ("why is this mine?").
     pub reasons: Vec<String>,
-    /// Hashed content stems, for near-duplicate comparison.
+    /// Hashed content stems, for near-duplicate comparison. Not stored with the post: the
+    /// detector uses it on arrival and the incident keeps its own; anything later recomputes
+    /// it from the text (it is a third of a stored post's size).
+    #[serde(default, skip_serializing)]
     pub fingerprint: Vec<u32>,
     /// The post adds to one said before («у нас тоже», «поддерживаю»): a comment like this
     /// belongs to the incident of the post it answers, whatever its own words.
