@@ -175,6 +175,8 @@ pub struct Settings {
     pub comments: CommentSettings,
     /// Escalation steps, `[[escalation]]`.
     pub escalation: crate::incidents::escalation::EscalationSettings,
+    /// Reports: the weekly note's schedule, links, rating and growth parameters.
+    pub reports: crate::reports::ReportSettings,
 }
 
 /// The daemon process itself.
@@ -676,6 +678,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         )
     })?;
     settings.deadlines.validate(path)?;
+    settings.reports.validate(path)?;
     crate::incidents::escalation::validate(&settings.escalation.0, path)?;
     let people = crate::people::People::load(&file(&settings.files.people), &org)?;
     for group in settings.deadlines.group_ids() {

@@ -1,0 +1,534 @@
+//! Golden figures on a fixed dataset whose every number is worked out by hand below.
+//!
+//! Week reported: 2026-W47 (Mon 16.11 – Sun 22.11, Moscow). Baseline: W39–W46.
+//! - dorogi × gavrilov-yam: 2,3,2,3,2,3,2,3 in the baseline (mean 2.5), 9 in W47;
+//!   P(X ≥ 9 | 2.5) = 0.0011403 → significant.
+//! - zhkh × shopsha: 1 a week in the baseline, 2 in W47; plus one zhkh × gavrilov-yam in W47:
+//!   group zhkh 3 vs 1.0, P = 0.0803 → not significant.
+//! - blagoustroystvo × velikoe: none before, 5 in W47; P(X ≥ 5 | 0.5) = 0.00017212 → significant.
+//! - obrazovanie × gavrilov-yam: 1 in W47.
+//! - Territories: gavrilov-yam 11 vs 2.5 (P = 6.1627e-5, significant), velikoe 5 vs 0,
+//!   shopsha 2 vs 1.0 (P = 0.2642, not).
+//! - One W47 incident closed as «не инцидент»: counted nowhere.
+//!
+//! Ratings for W47 (m = 10, at least 5 incidents):
+//! - zhkh (10: 9 dorogi + 1 zhkh): on time 8/10, first response 1…10 working hours (median
+//!   5.5), merits 6/10, reopened 1/6, satisfied 2/2.
+//! - velikoe (5): on time 5/5, 2 h each, merits 5/5, reopened 0/5, satisfaction unknown.
+//! - education (1): on time 1/1, 1 h, merits 1/1 → «недостаточно данных».
+//! - shopsha (2): nothing decided yet.
+//! Pooled: on time 14/16 = 0.875, merits 12/16 = 0.75, reopened 1/12, satisfied 2/2 = 1.
+//! zhkh: on time (8 + 8.75)/20 = 0.8375, merits (6 + 7.5)/20 = 0.675,
+//!   reopened (1 + 0.8333)/16 = 0.114583, satisfied (2 + 10)/12 = 1;
+//!   index = 100·(0.4·0.8375 + 0.3·0.675 + 0.2·0.885417 + 0.1·1) = 81.4583.
+//! velikoe: on time 13.75/15 = 0.916667, merits 12.5/15 = 0.833333, reopened 0.8333/15 =
+//!   0.055556, satisfied 10/10 = 1; index = 90.5556 → first place.
+
+use super::coverage::{CoverageSource, CoverageState};
+use super::*;
+use crate::incidents::clock::ResponseClock;
+use crate::model::Platform;
+use crate::org::Owner;
+use crate::sources::HealthState;
+use crate::store::{IncidentStatus, Milestones, Stage, StageClock};
+use chrono::TimeZone;
+
+fn msk(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    chrono_tz::Europe::Moscow
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn incident(
+    id: u64,
+    group: &str,
+    territory: &str,
+    owner: Owner,
+    opened: DateTime<Utc>,
+) -> Incident {
+    Incident {
+        id,
+        status: IncidentStatus::Routed,
+        opened,
+        last_mention: opened,
+        created: opened + TimeDelta::minutes(5),
+        group: group.into(),
+        topic: None,
+        territory: Some(territory.into()),
+        place: None,
+        owner: Some(owner),
+        urgent: false,
+        resonant: false,
+        first_post: format!("vk:-1_{id}"),
+        mentions: 1,
+        authors: 1,
+        summary: format!("Сообщение {id}"),
+        fingerprint: Vec::new(),
+        events: 1,
+        resolution: None,
+        merged_into: None,
+        waiting_for: None,
+        clock: None,
+        milestones: Milestones::default(),
+    }
+}
+
+fn zhkh() -> Owner {
+    Owner::Department("zhkh".into())
+}
+
+fn answered(i: &mut Incident, hours: i64, on_time: bool, merits: bool) {
+    let at = i.created + TimeDelta::hours(hours);
+    i.status = if merits {
+        IncidentStatus::Answered
+    } else {
+        IncidentStatus::InWork
+    };
+    i.milestones.first_response_at = Some(at);
+    i.milestones.first_response_working_secs = Some(hours * 3600);
+    i.milestones.first_response_on_time = Some(on_time);
+    if merits {
+        i.milestones.answered_at = Some(at);
+        i.milestones.answer_on_time = Some(true);
+    }
+}
+
+/// The dataset described at the top of this file.
+pub(crate) fn dataset() -> Vec<Incident> {
+    let mut out = Vec::new();
+    let mut id = 0;
+    let mut next = || {
+        id += 1;
+        id
+    };
+    let w47 = msk(2026, 11, 16, 10);
+    // Baseline W39..W46: week k starts 8-k weeks before W47.
+    let pattern = [2, 3, 2, 3, 2, 3, 2, 3];
+    for (k, n) in pattern.iter().enumerate() {
+        let monday = w47 - TimeDelta::weeks(8 - k as i64);
+        for j in 0..*n {
+            out.push(incident(
+                next(),
+                "dorogi",
+                "gavrilov-yam",
+                zhkh(),
+                monday + TimeDelta::hours(j),
+            ));
+        }
+        let mut s = incident(
+            next(),
+            "zhkh",
+            "shopsha",
+            Owner::Territory("shopsha".into()),
+            monday + TimeDelta::days(1),
+        );
+        if k == 7 {
+            // Still waiting for its first response, long past due.
+            let due = msk(2026, 11, 10, 17);
+            s.clock = Some(StageClock {
+                stage: Stage::FirstResponse,
+                clock: ResponseClock::new(s.created, Some(due), None),
+                due_at_start: due,
+                escalations: 0,
+                timer: None,
+            });
+        } else {
+            answered(&mut s, 2, true, true);
+            s.status = IncidentStatus::Closed;
+            s.resolution = Some(Resolution::Solved);
+            s.milestones.closed_at = s.milestones.answered_at;
+        }
+        out.push(s);
+    }
+    // W47.
+    for j in 0..9 {
+        let mut i = incident(
+            next(),
+            "dorogi",
+            "gavrilov-yam",
+            zhkh(),
+            w47 + TimeDelta::hours(j),
+        );
+        // On time except the last two; first responses after 1..9 working hours; the first
+        // six answered on the merits.
+        answered(&mut i, j + 1, j < 7, j < 6);
+        if j == 0 {
+            i.milestones.reopened = 1;
+            i.milestones.satisfied = Some(true);
+            i.resonant = true;
+            i.mentions = 12;
+            i.authors = 9;
+        }
+        if j == 1 {
+            i.milestones.satisfied = Some(true);
+        }
+        out.push(i);
+    }
+    let mut z = incident(
+        next(),
+        "zhkh",
+        "gavrilov-yam",
+        zhkh(),
+        w47 + TimeDelta::days(2),
+    );
+    answered(&mut z, 10, true, false);
+    out.push(z);
+    for j in 0..2 {
+        out.push(incident(
+            next(),
+            "zhkh",
+            "shopsha",
+            Owner::Territory("shopsha".into()),
+            w47 + TimeDelta::days(3) + TimeDelta::hours(j),
+        ));
+    }
+    for j in 0..5 {
+        let mut v = incident(
+            next(),
+            "blagoustroystvo",
+            "velikoe",
+            Owner::Territory("velikoe".into()),
+            w47 + TimeDelta::days(1) + TimeDelta::hours(j),
+        );
+        answered(&mut v, 2, true, true);
+        out.push(v);
+    }
+    let mut e = incident(
+        next(),
+        "obrazovanie",
+        "gavrilov-yam",
+        Owner::Department("education".into()),
+        w47 + TimeDelta::days(4),
+    );
+    answered(&mut e, 1, true, true);
+    out.push(e);
+    let mut not = incident(next(), "dorogi", "gavrilov-yam", zhkh(), w47);
+    not.status = IncidentStatus::Closed;
+    not.resolution = Some(Resolution::NotIncident);
+    out.push(not);
+    out
+}
+
+pub(crate) struct Fixture {
+    pub org: Org,
+    pub knowledge: crate::understand::Knowledge,
+    pub calendar: WorkCalendar,
+    pub settings: ReportSettings,
+    pub sources: Vec<CoverageSource>,
+    pub health: Vec<SourceHealth>,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let health = |name: &str, state: HealthState, last: DateTime<Utc>| SourceHealth {
+            source: name.into(),
+            platform: Platform::Vk,
+            state,
+            last_success: Some(last),
+            last_error: None,
+            last_error_at: None,
+            consecutive_failures: 0,
+            posts_stored: 10,
+            interval_secs: 60,
+        };
+        Fixture {
+            org: Org::embedded(),
+            knowledge: crate::understand::Knowledge::embedded(),
+            calendar: WorkCalendar::embedded(),
+            settings: ReportSettings::default(),
+            sources: vec![
+                CoverageSource {
+                    name: "gy-news".into(),
+                    territory: Some("gavrilov-yam".into()),
+                    enabled: true,
+                },
+                CoverageSource {
+                    name: "velikoe-vk".into(),
+                    territory: Some("velikoe".into()),
+                    enabled: true,
+                },
+                CoverageSource {
+                    name: "search".into(),
+                    territory: None,
+                    enabled: true,
+                },
+            ],
+            health: vec![
+                health("gy-news", HealthState::Ok, msk(2026, 11, 23, 8)),
+                health("velikoe-vk", HealthState::Failing, msk(2026, 11, 1, 8)),
+                health("search", HealthState::Failing, msk(2026, 11, 1, 8)),
+            ],
+        }
+    }
+
+    pub fn ctx(&self) -> ReportContext<'_> {
+        ReportContext {
+            org: &self.org,
+            taxonomy: &self.knowledge.taxonomy,
+            calendar: &self.calendar,
+            settings: &self.settings,
+            sources: &self.sources,
+            health: &self.health,
+            now: msk(2026, 11, 23, 9),
+        }
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-4 * b.abs().max(1e-9) + 1e-9
+}
+
+fn w47(f: &Fixture) -> Period {
+    parse_week("2026-W47", &f.calendar).unwrap()
+}
+
+#[test]
+fn iso_week_is_moscow_monday_to_monday() {
+    let f = Fixture::new();
+    let p = w47(&f);
+    assert_eq!(p.from, msk(2026, 11, 16, 0));
+    assert_eq!(p.to, msk(2026, 11, 23, 0));
+    assert_eq!(p.label_ru(&f.calendar), "16.11.2026 — 22.11.2026");
+    assert!(parse_week("2026-47", &f.calendar).is_err());
+    assert!(parse_week("2026-W54", &f.calendar).is_err());
+}
+
+#[test]
+fn poisson_tail_matches_hand_computed_values() {
+    use weekly::poisson_upper_tail as p;
+    assert!(close(p(9, 2.5), 0.001_140_252_8));
+    assert!(close(p(5, 0.5), 0.000_172_115_6));
+    assert!(close(p(3, 1.0), 0.080_301_397));
+    assert!(close(p(11, 2.5), 6.162_691e-5));
+    assert!(close(p(2, 1.0), 0.264_241_118));
+    assert_eq!(p(0, 3.0), 1.0);
+    // Far tails of large means stay finite and tiny, not NaN.
+    let tail = p(2000, 1000.0);
+    assert!(tail > 0.0 && tail < 1e-100, "{tail}");
+}
+
+#[test]
+fn heatmap_golden() {
+    let f = Fixture::new();
+    let data = dataset();
+    let map = heatmap::compute(&data, w47(&f), &f.ctx());
+    assert_eq!(map.total, 18);
+    assert_eq!(map.previous_total, 3 + 1);
+    let cell = |g: &str, t: &str| {
+        map.cells
+            .iter()
+            .find(|c| c.group == g && c.territory == t)
+            .unwrap_or_else(|| panic!("no cell {g} × {t}"))
+    };
+    let roads = cell("dorogi", "gavrilov-yam");
+    assert_eq!((roads.count, roads.previous, roads.change), (9, 3, 6));
+    assert_eq!(roads.overdue, 2);
+    assert!(close(roads.overdue_share.unwrap(), 2.0 / 9.0));
+    assert!(close(roads.change_percent.unwrap(), 200.0));
+    let shopsha = cell("zhkh", "shopsha");
+    // The W46 one is past due now: it counts as overdue, but it is in the previous period.
+    assert_eq!(
+        (shopsha.count, shopsha.previous, shopsha.overdue),
+        (2, 1, 0)
+    );
+    let velikoe = cell("blagoustroystvo", "velikoe");
+    assert_eq!((velikoe.count, velikoe.previous), (5, 0));
+    assert_eq!(velikoe.change_percent, None);
+    assert!(velikoe.url.contains("group=blagoustroystvo"));
+    assert!(velikoe.url.contains("territory=velikoe"));
+    assert_eq!(map.groups[0].id, "blagoustroystvo", "taxonomy order");
+    let coverage = |t: &str| {
+        map.coverage
+            .iter()
+            .find(|c| c.territory == t)
+            .unwrap()
+            .state
+    };
+    assert_eq!(coverage("gavrilov-yam"), CoverageState::Partial);
+    // Its only sources are silent, but it has incidents: data came from somewhere.
+    assert_eq!(coverage("velikoe"), CoverageState::Partial);
+    assert_eq!(coverage("mitino"), CoverageState::NoData);
+    let csv = heatmap::to_csv(&map, &f.ctx());
+    assert!(csv.starts_with("\u{feff}Код группы,Группа тем"));
+    assert!(
+        csv.contains(
+            "dorogi,Дороги,gavrilov-yam,городское поселение Гаврилов-Ям,9,2,22.2,3,6,200.0"
+        )
+    );
+    let html = doc::to_html(&heatmap::document(&map, &f.ctx()));
+    assert!(html.contains("нет данных"));
+    assert!(html.contains(&format!("background:#{}", heatmap::SCALE[4])));
+}
+
+#[test]
+fn ratings_golden() {
+    let f = Fixture::new();
+    let data = dataset();
+    let r = ratings::compute(&data, w47(&f), &f.ctx());
+    assert!(close(r.average_on_time.unwrap(), 0.875));
+    assert!(close(r.average_merits.unwrap(), 0.75));
+    assert!(close(r.average_reopened.unwrap(), 1.0 / 12.0));
+    assert!(close(r.average_satisfied.unwrap(), 1.0));
+    let names: Vec<&str> = r.rows.iter().map(|r| r.owner.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "territory:velikoe",
+            "department:zhkh",
+            "territory:shopsha",
+            "department:education"
+        ]
+    );
+    let z = &r.rows[1];
+    assert_eq!(z.rank, Some(2));
+    assert_eq!(z.incidents, 10);
+    assert_eq!((z.on_time.k, z.on_time.n), (8, 10));
+    assert_eq!((z.merits.k, z.merits.n), (6, 10));
+    assert_eq!((z.reopened.k, z.reopened.n), (1, 6));
+    assert_eq!((z.satisfied.k, z.satisfied.n), (2, 2));
+    assert!(close(z.median_first_response_hours.unwrap(), 5.5));
+    assert!(close(z.on_time.adjusted.unwrap(), 0.8375));
+    assert!(close(z.merits.adjusted.unwrap(), 0.675));
+    assert!(close(z.reopened.adjusted.unwrap(), 0.114_583_33));
+    assert!(close(z.index.unwrap(), 81.458_333));
+    let v = &r.rows[0];
+    assert_eq!(v.rank, Some(1));
+    assert!(close(v.median_first_response_hours.unwrap(), 2.0));
+    assert!(close(v.index.unwrap(), 90.555_556));
+    // One perfect answer out of one does not top the table.
+    let e = &r.rows[3];
+    assert_eq!(e.rank, None);
+    assert_eq!(e.on_time.raw, Some(1.0));
+    let html = doc::to_html(&ratings::document(&r, &f.ctx()));
+    assert!(html.contains("недостаточно данных"));
+    assert!(html.contains("(k + m·p̄) / (n + m)"));
+    let csv = ratings::to_csv(&r);
+    assert!(csv.contains("2,department:zhkh,"));
+}
+
+#[test]
+fn weekly_golden() {
+    let f = Fixture::new();
+    let data = dataset();
+    let note = weekly::compute(
+        &data,
+        w47(&f),
+        &f.ctx(),
+        weekly::Reproducibility::new("test", None, "test"),
+    );
+    assert_eq!(note.week, "2026-W47");
+    let t = &note.totals;
+    assert_eq!((t.incidents, t.previous_week, t.change), (18, 4, 14));
+    assert!(close(t.baseline_mean, (20.0 + 8.0) / 8.0));
+    // 7 of 9 roads, the zhkh one, 5 velikoe, 1 education on time; shopsha's undecided.
+    assert_eq!((t.on_time, t.on_time_decided), (14, 16));
+    assert_eq!(t.overdue_now, 1);
+    assert_eq!(t.resonant, 1);
+    let counts: Vec<u32> = note.trend.iter().map(|w| w.count).collect();
+    assert_eq!(counts, [3, 4, 3, 4, 3, 4, 3, 4, 18]);
+    let growth = |id: &str| note.growth.iter().find(|g| g.id == id).unwrap();
+    let roads = growth("dorogi");
+    assert!(roads.significant);
+    assert!(close(roads.p_value, 0.001_140_252_8));
+    assert!(close(roads.baseline_mean, 2.5));
+    assert!(growth("blagoustroystvo").significant);
+    assert!(close(growth("blagoustroystvo").p_value, 0.000_172_115_6));
+    assert!(!growth("zhkh").significant);
+    assert!(close(growth("zhkh").p_value, 0.080_301_397));
+    assert!(
+        !growth("obrazovanie").significant,
+        "one incident is not growth"
+    );
+    assert!(growth("gavrilov-yam").significant);
+    assert!(close(growth("gavrilov-yam").p_value, 6.162_691e-5));
+    assert!(growth("velikoe").significant);
+    assert!(!growth("shopsha").significant);
+    let significant: Vec<&str> = note
+        .growth
+        .iter()
+        .filter(|g| g.significant)
+        .map(|g| g.id.as_str())
+        .collect();
+    assert_eq!(
+        significant,
+        ["gavrilov-yam", "blagoustroystvo", "velikoe", "dorogi"]
+    );
+    assert_eq!(note.problems[0].group, "dorogi");
+    assert_eq!(note.problems[0].examples[0].mentions, 12);
+    assert_eq!(note.overdue_by_owner.len(), 1);
+    assert_eq!(note.overdue_by_owner[0].owner, "territory:shopsha");
+    assert_eq!(note.resonant.len(), 1);
+    assert_eq!(note.reproducibility.calendar_years, [2026]);
+    assert_eq!(note.reproducibility.timezone, "Europe/Moscow");
+    let no_data: Vec<&str> = note
+        .coverage
+        .iter()
+        .filter(|c| c.state == CoverageState::NoData)
+        .map(|c| c.territory.as_str())
+        .collect();
+    assert_eq!(no_data, ["mitino", "zayachiy-kholm"]);
+    let d = weekly::document(&note, &f.ctx());
+    let md = doc::to_markdown(&d);
+    assert!(md.contains("## 3. Значимый рост обращений"), "{md}");
+    assert!(md.contains("[18](/incidents?from="));
+    assert!(md.contains("Нет данных по территориям: Митинское сельское поселение"));
+    let html = doc::to_html(&d);
+    assert!(html.contains("<a href=\"/incidents/"));
+}
+
+#[test]
+fn export_columns_and_place_split() {
+    let f = Fixture::new();
+    let mut data = dataset();
+    data[0].place = Some("Гаврилов-Ям, ул. Кирова, д. 20".into());
+    data[0].topic = Some("Ямы на дорогах".into());
+    let period = Period {
+        from: msk(2026, 9, 1, 0),
+        to: msk(2026, 12, 1, 0),
+    };
+    let rows = export::rows(&data, period, &f.ctx());
+    assert_eq!(rows.len(), data.len());
+    assert_eq!(rows[0].len(), export::COLUMNS.len());
+    assert_eq!(rows[0][0], "1");
+    assert_eq!(rows[0][3], "Дороги");
+    assert_eq!(rows[0][4], "Ямы на дорогах");
+    assert_eq!(rows[0][5], "Гаврилов-Ямский муниципальный округ");
+    assert_eq!(&rows[0][6..9], ["Гаврилов-Ям", "ул. Кирова", "20"]);
+    assert_eq!(
+        rows[0][11],
+        "Управление ЖКХ, капитального строительства и природопользования"
+    );
+    assert_eq!(
+        export::split_place("с. Великое"),
+        ("с. Великое".into(), String::new(), String::new())
+    );
+    let csv = export::to_csv(rows.clone());
+    assert!(csv.starts_with("\u{feff}Номер,Дата создания,Дата закрытия,Группа тем,Тема,Муниципалитет,Населённый пункт,Улица,Дом,Текст,Время первого ответа,Исполнитель,Итог\r\n"));
+    let xlsx = export::to_xlsx(&rows);
+    assert_eq!(&xlsx[..2], b"PK");
+}
+
+#[test]
+fn column_names() {
+    assert_eq!(ooxml::column_name(0), "A");
+    assert_eq!(ooxml::column_name(12), "M");
+    assert_eq!(ooxml::column_name(25), "Z");
+    assert_eq!(ooxml::column_name(26), "AA");
+    assert_eq!(ooxml::column_name(27), "AB");
+}
+
+#[test]
+fn settings_validation_names_the_key() {
+    let mut s = ReportSettings::default();
+    assert!(s.validate(std::path::Path::new("x.toml")).is_ok());
+    s.weekly_day = "понедельник".into();
+    let e = s.validate(std::path::Path::new("x.toml")).unwrap_err();
+    assert_eq!(e.key, "reports.weekly_day");
+    let mut s = ReportSettings::default();
+    s.public_url = "otklik.example".into();
+    assert_eq!(
+        s.validate(std::path::Path::new("x.toml")).unwrap_err().key,
+        "reports.public_url"
+    );
+}
