@@ -3,7 +3,6 @@
 //! (stop polling, finish what is in flight, final index commit, flush).
 
 use crate::config::Loaded;
-use crate::incidents::detect::Detector;
 use crate::index::{INDEX_DIR, IndexWriterHandle};
 use crate::pipeline::{Activity, Pipeline};
 use crate::sources::SourceSet;
@@ -48,6 +47,12 @@ pub struct Running {
     stop_polling: CancellationToken,
     pollers: TaskTracker,
     jobs: Option<tokio::sync::mpsc::Sender<crate::pipeline::IngestJob>>,
+    /// Requests to the incident queue (user actions, timer ticks).
+    pub queue: Option<tokio::sync::mpsc::Sender<crate::pipeline::QueueJob>>,
+    stop_timers: CancellationToken,
+    timers: Option<tokio::task::JoinHandle<()>>,
+    /// What time it is for the daemon.
+    pub clock: crate::time::Clock,
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
     /// Where the HTTP interface listens, when it is enabled.
@@ -79,28 +84,39 @@ pub async fn start(
     })
     .await?
     .context("opening the search index")?;
-    let detector_store = store.clone();
-    let incident_settings = loaded.settings.incidents.clone();
-    let detector =
-        tokio::task::spawn_blocking(move || Detector::load(incident_settings, &detector_store))
-            .await?
-            .context("loading open incidents")?;
+    let clock = crate::time::Clock::from_env().map_err(anyhow::Error::msg)?;
+    let pipeline_loaded = loaded.clone();
+    let pipeline_store = store.clone();
+    let index_sender = index.sender();
+    let pipeline_activity = activity.clone();
+    let mut pipeline = tokio::task::spawn_blocking(move || {
+        Pipeline::new(
+            &pipeline_loaded,
+            pipeline_store,
+            index_sender,
+            pipeline_activity,
+            clock,
+        )
+    })
+    .await?
+    .context("loading open incidents")?;
+    let (next_timer_tx, next_timer_rx) = tokio::sync::watch::channel(None);
+    pipeline.next_timer = Some(next_timer_tx);
 
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(loaded.settings.daemon.queue_capacity);
-    let knowledge = Arc::new(loaded.knowledge.clone());
-    let pipeline = Pipeline {
-        store: store.clone(),
-        knowledge: knowledge.clone(),
-        org: Arc::new(loaded.org.clone()),
-        detector,
-        index: index.sender(),
-        activity: activity.clone(),
-        incident_settings: loaded.settings.incidents.clone(),
-    };
+    let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(256);
+    let knowledge = pipeline.knowledge.clone();
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
-        .spawn(move || pipeline.run(jobs_rx))
+        .spawn(move || pipeline.run(jobs_rx, queue_rx))
         .context("starting the pipeline thread")?;
+    let stop_timers = CancellationToken::new();
+    let timers = tokio::spawn(crate::incidents::timers::run(
+        clock,
+        next_timer_rx,
+        queue_tx.clone(),
+        stop_timers.clone(),
+    ));
 
     let stop_polling = CancellationToken::new();
     let pollers = TaskTracker::new();
@@ -158,6 +174,10 @@ pub async fn start(
         stop_polling,
         pollers,
         jobs: Some(jobs_tx),
+        queue: Some(queue_tx),
+        stop_timers,
+        timers: Some(timers),
+        clock,
         pipeline: Some(pipeline),
         activity,
         api_addr,
@@ -193,8 +213,13 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
+        self.stop_timers.cancel();
+        if let Some(timers) = self.timers.take() {
+            let _ = timers.await;
+        }
         // With the last sender gone the pipeline drains its queue and stops.
         self.jobs.take();
+        self.queue.take();
         let pipeline = self.pipeline.take();
         let index = self.index;
         let store = self.store;

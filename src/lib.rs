@@ -30,4 +30,5 @@ pub mod reports;
 pub mod sources;
 pub mod store;
 pub mod text;
+pub mod time;
 pub mod understand;

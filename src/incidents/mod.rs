@@ -6,3 +6,5 @@ pub mod clock;
 pub mod deadlines;
 pub mod detect;
 pub mod escalation;
+pub mod queue;
+pub mod timers;

@@ -394,6 +394,13 @@ impl Store {
             .collect()
     }
 
+    /// Whether `author` is already counted among the authors of incident `id`.
+    pub fn incident_has_author(&self, id: IncidentId, author: &str) -> Result<bool> {
+        let mut k = key(INCIDENT_AUTHOR, &id.to_be_bytes());
+        k.extend_from_slice(author.as_bytes());
+        Ok(self.data.contains_key(k)?)
+    }
+
     pub fn cursor(&self, source: &str) -> Result<Option<serde_json::Value>> {
         let k = key(CURSOR, source.as_bytes());
         self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
