@@ -162,6 +162,11 @@ pub async fn start(
         settings: Arc::new(loaded.settings.api.clone()),
         counters: Arc::new(crate::api::Counters::default()),
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
+        reports: Some(crate::reports::http::ReportsState {
+            store: store.clone(),
+            loaded: Arc::new(loaded.clone()),
+            clock,
+        }),
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
     let (api_addr, api_task) = match api {

@@ -83,6 +83,9 @@ enum Command {
     },
     /// Print when a deadline falls: a start time plus working or calendar time.
     Deadline(DeadlineArgs),
+    /// Reports for the Head and the regional centre: weekly note, heat map, ratings, export.
+    /// Reads the data directory, or asks the running daemon when it holds the store.
+    Report(ReportArgs),
     /// Rebuild the search index from the store (stop the daemon first).
     Reindex {
         #[command(flatten)]
@@ -147,6 +150,37 @@ impl DeadlineSpan {
             _ => unreachable!("clap requires exactly one span"),
         }
     }
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Which report: weekly (analytical note), heatmap, ratings or export (for the ЦУР).
+    #[arg(value_enum)]
+    kind: otklik::reports::service::ReportKind,
+    #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+    config: PathBuf,
+    /// Data directory; `daemon.data_dir` of the configuration when absent.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// ISO week, e.g. 2026-W47. Without a week or --from: the last full week.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    week: Option<String>,
+    /// First day (2026-11-01, local midnight) or an RFC 3339 instant.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, inclusive (2026-11-30), or an RFC 3339 instant (exclusive); default: now.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// weekly: html, docx, md, json; heatmap: html, json, csv; ratings: html, md, json, csv;
+    /// export: csv, xlsx, json. Default: the first of these.
+    #[arg(long, value_enum)]
+    format: Option<otklik::reports::service::Format>,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Judge "overdue" at this RFC 3339 instant instead of now (to reproduce a note).
+    #[arg(long)]
+    now: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -373,6 +407,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(args) => report(args),
         Command::Reindex { data } => {
             init_logging(LogFormat::Text, DAEMON_LOG);
             let report = otklik::reindex::reindex(&data.data_dir)?;
@@ -454,6 +489,100 @@ fn print_health(
         );
     }
     Ok(())
+}
+
+/// A report from the data directory, or from the running daemon's API when it holds the
+/// store.
+fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    use otklik::reports::http::ReportQuery;
+    let mut loaded = config::load(&args.config)?;
+    if let Some(dir) = &args.data_dir {
+        loaded.data_dir = dir.clone();
+    }
+    let query = ReportQuery {
+        format: args.format,
+        week: args.week.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        now: args.now.clone(),
+    };
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let request = query
+        .request(
+            args.kind,
+            &loaded,
+            otklik::time::Clock::from_env()
+                .map_err(anyhow::Error::msg)?
+                .now(),
+            command,
+        )
+        .map_err(anyhow::Error::msg)?;
+    let store_dir = otklik::daemon::DataDir::new(&loaded.data_dir).store();
+    anyhow::ensure!(
+        store_dir.exists(),
+        "no store in {} (is --data-dir right?)",
+        loaded.data_dir.display()
+    );
+    let bytes = match otklik::store::Store::open(&store_dir) {
+        Ok(store) => otklik::reports::service::from_store(&store, &loaded, &request)?.bytes,
+        Err(otklik::store::StoreError::Locked { path }) => {
+            anyhow::ensure!(
+                !loaded.settings.api.listen.is_empty(),
+                "the store {} is held by the running daemon and its HTTP interface is off ([api] listen): stop the daemon or turn the interface on",
+                path.display()
+            );
+            let query = ReportQuery {
+                format: Some(request.format),
+                week: None,
+                from: Some(request.period.from.to_rfc3339()),
+                to: Some(request.period.to.to_rfc3339()),
+                now: Some(request.now.to_rfc3339()),
+            };
+            let url = format!(
+                "http://{}/api/v1/reports/{}?{}",
+                loaded.settings.api.listen,
+                serde_json::to_value(args.kind)?
+                    .as_str()
+                    .unwrap_or_default(),
+                serde_urlencoded::to_string(&query)?
+            );
+            runtime()?.block_on(async {
+                let reply = reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(300))
+                    .build()?
+                    .get(&url)
+                    .send()
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "the store {} is held by the running daemon, and its API at {} does not answer",
+                            path.display(),
+                            loaded.settings.api.listen
+                        )
+                    })?;
+                let status = reply.status();
+                let body = reply.bytes().await?;
+                anyhow::ensure!(
+                    status.is_success(),
+                    "the daemon refused the report ({status}): {}",
+                    String::from_utf8_lossy(&body)
+                );
+                Ok(body.to_vec())
+            })?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The configured knowledge, or the shipped one.

@@ -75,6 +75,8 @@ pub(crate) struct AppState {
     pub settings: Arc<ApiSettings>,
     pub counters: Arc<Counters>,
     pub committed_seq: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// The report endpoints, when the daemon serves them.
+    pub reports: Option<crate::reports::http::ReportsState>,
 }
 
 /// A running HTTP interface.
@@ -96,13 +98,17 @@ pub(crate) async fn serve(
         .map_err(|e| anyhow::anyhow!("api: cannot listen on {}: {e}", state.settings.listen))?;
     let addr = listener.local_addr()?;
     let limit = state.settings.max_body_bytes;
-    let app = Router::new()
+    let reports = state.reports.clone();
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/ingest", post(ingest::ingest))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
+    if let Some(reports) = reports {
+        app = app.merge(crate::reports::http::routes(reports));
+    }
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())

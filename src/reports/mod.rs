@@ -17,9 +17,13 @@
 pub mod coverage;
 pub mod doc;
 pub mod export;
+#[doc(hidden)]
+pub mod golden;
 pub mod heatmap;
+pub mod http;
 pub mod ooxml;
 pub mod ratings;
+pub mod service;
 pub mod weekly;
 
 #[cfg(test)]

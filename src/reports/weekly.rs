@@ -738,11 +738,14 @@ pub fn document(note: &WeeklyNote, ctx: &ReportContext<'_>) -> Document {
 }
 
 /// Start of the week before the one containing `now` (for the schedule).
-pub fn previous_week(now: DateTime<Utc>, ctx: &ReportContext<'_>) -> Period {
-    let today = ctx.calendar.local_date(now);
+pub fn previous_week(
+    now: DateTime<Utc>,
+    calendar: &crate::incidents::calendar::WorkCalendar,
+) -> Period {
+    let today = calendar.local_date(now);
     let monday = today
         - TimeDelta::days(i64::from(
             chrono::Datelike::weekday(&today).num_days_from_monday(),
         ));
-    Period::local_days(monday - TimeDelta::days(7), 7, ctx.calendar)
+    Period::local_days(monday - TimeDelta::days(7), 7, calendar)
 }
