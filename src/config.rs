@@ -609,6 +609,8 @@ impl Loaded {
     pub fn embedded(data_dir: PathBuf) -> Loaded {
         let mut settings = Settings::default();
         settings.api.listen = String::new();
+        // No weekly note into the outbox behind a test's or the demo's back.
+        settings.reports.weekly_enabled = false;
         let org = crate::org::Org::embedded();
         Loaded {
             path: PathBuf::from("config/otklik.toml"),

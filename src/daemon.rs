@@ -151,6 +151,14 @@ pub async fn start(
         };
         pollers.spawn(follower.run(stop_polling.clone()));
     }
+    if loaded.settings.reports.weekly_enabled {
+        pollers.spawn(crate::reports::schedule::run(
+            store.clone(),
+            Arc::new(loaded.clone()),
+            clock,
+            stop_polling.clone(),
+        ));
+    }
     pollers.close();
 
     let stop_api = CancellationToken::new();

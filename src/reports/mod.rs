@@ -23,6 +23,7 @@ pub mod heatmap;
 pub mod http;
 pub mod ooxml;
 pub mod ratings;
+pub mod schedule;
 pub mod service;
 pub mod weekly;
 
@@ -53,6 +54,8 @@ pub struct ReportSettings {
     pub public_url: String,
     /// The municipality as the regional centre's export names it.
     pub municipality: String,
+    /// Whom the weekly note is addressed to, as its first line says.
+    pub addressee: String,
     /// Weeks before the reported one that make a topic's or a territory's usual level.
     pub baseline_weeks: u32,
     /// Fewest incidents in a week for growth to be called significant.
@@ -77,6 +80,7 @@ impl Default for ReportSettings {
             weekly_time: "08:30".into(),
             public_url: String::new(),
             municipality: "Гаврилов-Ямский муниципальный округ".into(),
+            addressee: "Главе Гаврилов-Ямского муниципального округа".into(),
             baseline_weeks: 8,
             growth_min_count: 5,
             growth_p_value: 0.01,
@@ -169,8 +173,8 @@ impl ReportSettings {
     /// The link to the list of incidents behind a figure.
     pub fn list_url(&self, filter: &ListFilter<'_>) -> String {
         let mut query = vec![
-            ("from", filter.period.from.to_rfc3339()),
-            ("to", filter.period.to.to_rfc3339()),
+            ("from", url_time(filter.period.from)),
+            ("to", url_time(filter.period.to)),
         ];
         if let Some(g) = filter.group {
             query.push(("group", g.to_string()));
@@ -193,6 +197,11 @@ impl ReportSettings {
             self.public_url.trim_end_matches('/')
         )
     }
+}
+
+/// An instant in a link: `2026-11-15T21:00:00Z`.
+fn url_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// What a list link selects.

@@ -92,7 +92,7 @@ pub struct Rendered {
 pub struct BadRequest(pub String);
 
 /// SHA-256 of the configuration file's text, when it can be read.
-fn config_digest(loaded: &Loaded) -> Option<String> {
+pub(crate) fn config_digest(loaded: &Loaded) -> Option<String> {
     use sha2::Digest;
     let text = std::fs::read(&loaded.path).ok()?;
     Some(
