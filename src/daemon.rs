@@ -55,6 +55,7 @@ pub struct Running {
     pub clock: crate::time::Clock,
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
+    data_dir: PathBuf,
     /// Where the HTTP interface listens, when it is enabled.
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
@@ -162,6 +163,7 @@ pub async fn start(
     pollers.close();
 
     let stop_api = CancellationToken::new();
+    let control_token = crate::api::new_token().context("making the control token")?;
     let committed = index.committed_handle();
     let api_state = crate::api::AppState {
         store: store.clone(),
@@ -170,15 +172,23 @@ pub async fn start(
         settings: Arc::new(loaded.settings.api.clone()),
         counters: Arc::new(crate::api::Counters::default()),
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
+        queue: queue_tx.clone(),
+        control_token_sha: Some(crate::api::token_hash(&control_token)),
+        clock,
         reports: Some(crate::reports::http::ReportsState {
             store: store.clone(),
             loaded: Arc::new(loaded.clone()),
             clock,
+            control_token_sha: Some(crate::api::token_hash(&control_token)),
         }),
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
     let (api_addr, api_task) = match api {
-        Some(server) => (Some(server.addr), Some(server.task)),
+        Some(server) => {
+            crate::control::write(&loaded.data_dir, server.addr, &control_token)
+                .context("writing the control file for commands")?;
+            (Some(server.addr), Some(server.task))
+        }
         None => (None, None),
     };
     Ok(Running {
@@ -193,6 +203,7 @@ pub async fn start(
         clock,
         pipeline: Some(pipeline),
         activity,
+        data_dir: loaded.data_dir.clone(),
         api_addr,
         stop_api,
         api_task,
@@ -207,6 +218,7 @@ impl Running {
         // New pushes are refused; requests already waiting for their posts to be durable
         // are answered, since the pipeline drains its queue before it stops.
         self.stop_api.cancel();
+        crate::control::remove(&self.data_dir);
         self.stop_polling.cancel();
         if tokio::time::timeout(timeout, self.pollers.wait())
             .await

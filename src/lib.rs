@@ -16,6 +16,7 @@
 pub mod api;
 pub mod bench;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod eval;

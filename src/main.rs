@@ -44,6 +44,14 @@ enum Command {
     },
     /// Search the stored posts (tantivy query syntax); works while the daemon runs.
     Search(SearchArgs),
+    /// The incident queue: list, show, and every action of the coordinator; works while the
+    /// daemon runs (through its HTTP API) and without it.
+    Incidents {
+        #[command(flatten)]
+        target: otklik::incidents::cli::Target,
+        #[command(subcommand)]
+        command: otklik::incidents::cli::Command,
+    },
     /// Read posts as JSON lines (corpus format) on stdin; write each with a `predicted` field.
     Classify {
         /// Use this configuration's lexicon, gazetteer and taxonomy instead of the shipped ones.
@@ -337,6 +345,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
+        Command::Incidents { target, command } => otklik::incidents::cli::run(&target, command),
         Command::Sources { config, json } => {
             let loaded = config::load(&config)?;
             let health = runtime()?.block_on(source_health(&loaded))?;
@@ -517,20 +526,20 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
             command,
         )
         .map_err(anyhow::Error::msg)?;
-    let store_dir = otklik::daemon::DataDir::new(&loaded.data_dir).store();
     anyhow::ensure!(
-        store_dir.exists(),
+        otklik::daemon::DataDir::new(&loaded.data_dir)
+            .store()
+            .exists(),
         "no store in {} (is --data-dir right?)",
         loaded.data_dir.display()
     );
-    let bytes = match otklik::store::Store::open(&store_dir) {
-        Ok(store) => otklik::reports::service::from_store(&store, &loaded, &request)?.bytes,
-        Err(otklik::store::StoreError::Locked { path }) => {
-            anyhow::ensure!(
-                !loaded.settings.api.listen.is_empty(),
-                "the store {} is held by the running daemon and its HTTP interface is off ([api] listen): stop the daemon or turn the interface on",
-                path.display()
-            );
+    let bytes = match otklik::control::open(&loaded.data_dir)? {
+        otklik::control::Access::Direct(store) => {
+            otklik::reports::service::from_store(&store, &loaded, &request)?.bytes
+        }
+        otklik::control::Access::Daemon(client) => {
+            // The daemon computes it from the same request: the period and instant resolved
+            // here, so both paths give the same report.
             let query = ReportQuery {
                 format: Some(request.format),
                 week: None,
@@ -538,39 +547,15 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 to: Some(request.period.to.to_rfc3339()),
                 now: Some(request.now.to_rfc3339()),
             };
-            let url = format!(
-                "http://{}/api/v1/reports/{}?{}",
-                loaded.settings.api.listen,
+            let path = format!(
+                "/api/v1/reports/{}?{}",
                 serde_json::to_value(args.kind)?
                     .as_str()
                     .unwrap_or_default(),
                 serde_urlencoded::to_string(&query)?
             );
-            runtime()?.block_on(async {
-                let reply = reqwest::Client::builder()
-                    .timeout(std::time::Duration::from_secs(300))
-                    .build()?
-                    .get(&url)
-                    .send()
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "the store {} is held by the running daemon, and its API at {} does not answer",
-                            path.display(),
-                            loaded.settings.api.listen
-                        )
-                    })?;
-                let status = reply.status();
-                let body = reply.bytes().await?;
-                anyhow::ensure!(
-                    status.is_success(),
-                    "the daemon refused the report ({status}): {}",
-                    String::from_utf8_lossy(&body)
-                );
-                Ok(body.to_vec())
-            })?
+            runtime()?.block_on(client.get_bytes(&path))?
         }
-        Err(e) => return Err(e.into()),
     };
     match &args.output {
         Some(path) => {

@@ -46,6 +46,17 @@ impl Clock {
         }
     }
 
+    /// A clock stopped at `at` (tests).
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock {
+            shift: Some(Shift {
+                start: at,
+                anchor: Utc::now(),
+                speed: 0.0,
+            }),
+        }
+    }
+
     /// The clock `OTKLIK_CLOCK` asks for, or the system clock when it is not set.
     pub fn from_env() -> Result<Clock, String> {
         match std::env::var(CLOCK_ENV) {
@@ -106,6 +117,10 @@ impl Clock {
     pub fn real_wait_until(&self, at: DateTime<Utc>) -> std::time::Duration {
         let ahead = (at - self.now()).num_milliseconds().max(0) as f64;
         let speed = self.shift.map_or(1.0, |s| s.speed);
+        if speed <= 0.0 {
+            // A stopped clock never gets there: look again later.
+            return std::time::Duration::from_secs(3600);
+        }
         std::time::Duration::from_millis((ahead / speed).ceil() as u64)
     }
 

@@ -247,19 +247,13 @@ fn the_docx_note_and_the_xlsx_export_open_in_libreoffice() {
 
 #[test]
 fn while_the_daemon_runs_the_report_comes_from_its_api() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = golden_data_dir(dir.path(), &format!("127.0.0.1:{port}"));
+    let config = golden_data_dir(dir.path(), "127.0.0.1:0");
     let log = dir.path().join("daemon.log");
     let mut daemon = spawn_daemon(&config, &log);
-    wait_for(Duration::from_secs(30), "the daemon to be ready", || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("otklik is running")
+    let control = dir.path().join("data").join("daemon.json");
+    wait_for(Duration::from_secs(30), "the daemon's control file", || {
+        control.exists()
     });
     let out = otklik()
         .args([
@@ -268,12 +262,32 @@ fn while_the_daemon_runs_the_report_comes_from_its_api() {
         .arg(&config)
         .output()
         .unwrap();
+    // Without the control token the endpoint refuses: the reports quote residents.
+    let url: serde_json::Value = serde_json::from_slice(&std::fs::read(&control).unwrap()).unwrap();
+    let addr = url["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let anonymous = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET /api/v1/reports/heatmap HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        reply
+    };
     send_signal(&daemon, "TERM");
     daemon.wait().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let map = json(&out.stdout);
     assert_eq!(map["total"], 18);
     assert_eq!(map["cells"].as_array().unwrap().len(), 5);
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
 }
 
 /// Not a check: writes every report of the golden dataset into `$OTKLIK_SAMPLES` (default

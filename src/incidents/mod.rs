@@ -2,9 +2,11 @@
 //! time.
 
 pub mod calendar;
+pub mod cli;
 pub mod clock;
 pub mod deadlines;
 pub mod detect;
 pub mod escalation;
 pub mod queue;
 pub mod timers;
+pub mod view;

@@ -485,11 +485,32 @@ impl Queue {
             tx.batch.remove_timer(at, id);
             return Ok(());
         }
-        let clock = incident
+        let mut clock = incident
             .clock
             .clone()
             .expect("armed timers belong to a clock");
         let steps = escalation::steps_for(&self.rules.escalation, clock.stage);
+        // After downtime several steps may be due: only the latest (the most severe) is sent,
+        // the earlier ones would only repeat it late.
+        let urgent = incident.urgent || incident.resonant;
+        while usize::from(clock.escalations) + 1 < steps.len() {
+            let next = StageClock {
+                escalations: clock.escalations + 1,
+                ..clock.clone()
+            };
+            match escalation::next_timer(
+                &self.rules.escalation,
+                &next,
+                urgent,
+                self.rules.calendar(),
+            )? {
+                Some((t, _)) if t <= tx.now => clock = next,
+                _ => break,
+            }
+        }
+        if let Some(c) = &mut incident.clock {
+            c.escalations = clock.escalations;
+        }
         let Some(step) = steps.get(usize::from(clock.escalations)).copied() else {
             tx.batch.remove_timer(at, id);
             return Ok(());
@@ -502,28 +523,42 @@ impl Queue {
             .map(|r| self.role_for(r, &incident, clock.stage))
             .collect();
         let day = self.rules.calendar().local_date(tx.now);
-        let mut persons = Vec::new();
-        let mut names = Vec::new();
+        // Each person once, with every absent colleague they act for.
+        let mut told: Vec<(String, Vec<String>)> = Vec::new();
         for role in &roles {
             for a in self.rules.people.holders(role, day) {
-                if persons.contains(&a.person) {
-                    continue;
-                }
-                let name = self
-                    .rules
-                    .people
-                    .person(&a.person)
-                    .map_or(a.person.clone(), |p| p.name.clone());
-                let acting = a
+                let index = match told.iter().position(|(p, _)| *p == a.person) {
+                    Some(i) => i,
+                    None => {
+                        told.push((a.person.clone(), Vec::new()));
+                        told.len() - 1
+                    }
+                };
+                if let Some(absent) = a
                     .acting_for
                     .as_deref()
                     .and_then(|f| self.rules.people.person(f))
-                    .map(|p| format!(" (и. о. за: {})", p.name))
-                    .unwrap_or_default();
-                names.push(format!("{name}{acting}"));
-                persons.push(a.person);
+                {
+                    told[index].1.push(absent.name.clone());
+                }
             }
         }
+        let persons: Vec<String> = told.iter().map(|(p, _)| p.clone()).collect();
+        let names: Vec<String> = told
+            .iter()
+            .map(|(id, acting)| {
+                let name = self
+                    .rules
+                    .people
+                    .person(id)
+                    .map_or(id.clone(), |p| p.name.clone());
+                if acting.is_empty() {
+                    name
+                } else {
+                    format!("{name} (и. о. за: {})", acting.join(", "))
+                }
+            })
+            .collect();
         let step_number = clock.escalations;
         tx.event(
             &mut incident,

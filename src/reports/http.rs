@@ -4,6 +4,10 @@
 //! Query: `format` (as the CLI's `--format`), and either `week=2026-W47` or
 //! `from`/`to` (a date or an RFC 3339 instant; a date `to` is inclusive), optional `now`
 //! (RFC 3339) to judge overdue at another instant. Without a period: the last full week.
+//!
+//! The reports quote residents' posts: like the queue's endpoints they want the daemon's
+//! control token (`Authorization: Bearer …`, from `daemon.json`); the web interface will
+//! serve them to its signed-in users.
 
 use super::service::{Format, ReportKind, ReportRequest};
 use crate::config::Loaded;
@@ -22,6 +26,8 @@ pub struct ReportsState {
     pub store: Store,
     pub loaded: Arc<Loaded>,
     pub clock: crate::time::Clock,
+    /// SHA-256 of the control token; `None`: every request is refused.
+    pub control_token_sha: Option<String>,
 }
 
 /// The query of a report request (also what the CLI sends).
@@ -96,11 +102,34 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+fn authorized(state: &ReportsState, headers: &axum::http::HeaderMap) -> bool {
+    let Some(expected) = state.control_token_sha.as_deref() else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| {
+            crate::api::constant_time_eq(
+                crate::api::token_hash(token.trim()).as_bytes(),
+                expected.as_bytes(),
+            )
+        })
+}
+
 async fn report(
     State(state): State<ReportsState>,
     Path(kind): Path<String>,
     Query(query): Query<ReportQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    if !authorized(&state, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "expected Authorization: Bearer <control token of daemon.json>".into(),
+        );
+    }
     let kind = match kind.as_str() {
         "weekly" => ReportKind::Weekly,
         "heatmap" => ReportKind::Heatmap,

@@ -123,7 +123,7 @@ pub fn compute(incidents: &[Incident], period: Period, ctx: &ReportContext<'_>) 
                 row: RatingRow {
                     url: ctx.settings.list_url(&ListFilter {
                         period,
-                        owner: Some(&key),
+                        owner: Some(owner.id()),
                         ..ListFilter::default()
                     }),
                     owner: key,

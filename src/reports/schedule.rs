@@ -221,6 +221,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut loaded = Loaded::embedded(dir.path().to_path_buf());
         loaded.path = dir.path().join("absent.toml");
+        loaded.settings.reports.weekly_enabled = true;
         let now = super::super::golden::now();
         {
             let store = Store::open(&dir.path().join("store")).unwrap();

@@ -377,7 +377,7 @@ pub fn compute(
                         from: DateTime::<Utc>::MIN_UTC,
                         to: ctx.now,
                     },
-                    owner: Some(&key),
+                    owner: Some(key.split_once(':').map_or(key.as_str(), |(_, id)| id)),
                     overdue: true,
                     ..ListFilter::default()
                 }),

@@ -420,17 +420,26 @@ impl Store {
             .collect()
     }
 
-    /// Keys of the posts about an incident, in the order they joined it (read from its
-    /// timeline, which records every post that opened or joined it).
+    /// Keys of the posts that belong to an incident now, in the order they joined it (read
+    /// from its timeline: posts that opened or joined it, came with a merged incident, minus
+    /// those taken out).
     pub fn incident_posts(&self, id: IncidentId) -> Result<Vec<String>> {
-        Ok(self
-            .events(id)?
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Created { post, .. } | EventKind::PostAttached { post } => Some(post),
-                _ => None,
-            })
-            .collect())
+        let mut posts: Vec<String> = Vec::new();
+        for event in self.events(id)? {
+            match event.kind {
+                EventKind::Created { post, .. } | EventKind::PostAttached { post } => {
+                    posts.retain(|p| *p != post);
+                    posts.push(post);
+                }
+                EventKind::MergedFrom { posts: merged, .. } => {
+                    posts.retain(|p| !merged.contains(p));
+                    posts.extend(merged);
+                }
+                EventKind::PostDetached { post, .. } => posts.retain(|p| *p != post),
+                _ => {}
+            }
+        }
+        Ok(posts)
     }
 
     /// Distinct authors of the posts about an incident.
