@@ -14,6 +14,7 @@
 //! every figure (they are not residents' problems, or are counted under the incident they
 //! joined).
 
+pub mod bench;
 pub mod coverage;
 pub mod doc;
 pub mod export;

@@ -492,6 +492,15 @@ impl Reproducibility {
     }
 }
 
+/// A small probability as officials read it: «0,11 %», «менее 0,01 %».
+pub fn probability_ru(p: f64) -> String {
+    if p < 0.0001 {
+        "менее 0,01 %".into()
+    } else {
+        format!("{:.2} %", p * 100.0).replace('.', ",")
+    }
+}
+
 fn example_line(e: &Example, ctx: &ReportContext<'_>) -> Vec<super::doc::Inline> {
     let mut where_ = Vec::new();
     if let Some(t) = &e.territory {
@@ -637,7 +646,7 @@ pub fn document(note: &WeeklyNote, ctx: &ReportContext<'_>) -> Document {
                         )),
                         Cell::link(g.count.to_string(), g.url.clone()),
                         Cell::number(format!("{:.1}", g.baseline_mean).replace('.', ",")),
-                        Cell::number(format!("{:.2e}", g.p_value)),
+                        Cell::number(probability_ru(g.p_value)),
                     ]
                 })
                 .collect(),
