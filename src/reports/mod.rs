@@ -120,9 +120,8 @@ impl ReportSettings {
                 ),
             );
         }
-        if !self.public_url.is_empty()
-            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
-        {
+        let url = &self.public_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return err(
                 "public_url",
                 format!(

@@ -288,10 +288,20 @@ fn settings_validation_names_the_key() {
     s.weekly_day = "понедельник".into();
     let e = s.validate(std::path::Path::new("x.toml")).unwrap_err();
     assert_eq!(e.key, "reports.weekly_day");
-    let mut s = ReportSettings::default();
-    s.public_url = "otklik.example".into();
+    let s = ReportSettings {
+        public_url: "otklik.example".into(),
+        ..ReportSettings::default()
+    };
     assert_eq!(
         s.validate(std::path::Path::new("x.toml")).unwrap_err().key,
         "reports.public_url"
     );
+}
+
+#[test]
+fn the_shipped_configuration_documents_the_reports_section_with_its_defaults() {
+    let text = include_str!("../../config/otklik.toml");
+    let shipped: crate::config::Settings = toml::from_str(text).unwrap();
+    assert!(text.contains("\n[reports]\n"));
+    assert_eq!(shipped.reports, ReportSettings::default());
 }
