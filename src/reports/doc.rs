@@ -291,12 +291,25 @@ pub fn to_markdown(doc: &Document) -> String {
     out
 }
 
-/// One CSV field, quoted when it needs to be (RFC 4180).
+/// One CSV field, quoted when it needs to be (RFC 4180). Text that a spreadsheet would take
+/// for a formula (a resident's post beginning with `=`, `+`, `@` or `-` not followed by a
+/// digit) gets a leading apostrophe, so opening the file runs nothing.
 pub fn csv_field(s: &str) -> String {
+    let mut chars = s.chars();
+    let formula = match chars.next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    };
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r', ';']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 

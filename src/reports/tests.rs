@@ -305,3 +305,17 @@ fn the_shipped_configuration_documents_the_reports_section_with_its_defaults() {
     assert!(text.contains("\n[reports]\n"));
     assert_eq!(shipped.reports, ReportSettings::default());
 }
+
+#[test]
+fn csv_fields_are_quoted_and_never_formulas() {
+    assert_eq!(doc::csv_field("просто"), "просто");
+    assert_eq!(doc::csv_field("a,b"), "\"a,b\"");
+    assert_eq!(doc::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    assert_eq!(
+        doc::csv_field("=HYPERLINK(\"x\")"),
+        "\"'=HYPERLINK(\"\"x\"\")\""
+    );
+    assert_eq!(doc::csv_field("-6"), "-6");
+    assert_eq!(doc::csv_field("-cmd"), "'-cmd");
+    assert_eq!(doc::csv_field("@SUM(A1)"), "'@SUM(A1)");
+}

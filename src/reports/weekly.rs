@@ -57,7 +57,12 @@ pub struct Totals {
     /// Open and past due now (whenever opened).
     pub overdue_now: u32,
     pub resonant: u32,
+    /// This week's incidents.
     pub url: String,
+    /// The incidents past due now.
+    pub overdue_url: String,
+    /// This week's resonant incidents.
+    pub resonant_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -464,6 +469,19 @@ pub fn compute(
                 period,
                 ..ListFilter::default()
             }),
+            overdue_url: list(ListFilter {
+                period: Period {
+                    from: DateTime::<Utc>::MIN_UTC,
+                    to: ctx.now,
+                },
+                overdue: true,
+                ..ListFilter::default()
+            }),
+            resonant_url: list(ListFilter {
+                period,
+                resonant: true,
+                ..ListFilter::default()
+            }),
         },
         trend,
         problems,
@@ -575,11 +593,16 @@ pub fn document(note: &WeeklyNote, ctx: &ReportContext<'_>) -> Document {
             }
         ))],
         vec![text(format!("Решено и закрыто за неделю: {}.", t.solved))],
-        vec![text(format!(
-            "Инцидентов с истёкшим сроком ответа на момент подготовки записки: {}.",
-            t.overdue_now
-        ))],
-        vec![text(format!("Резонансных инцидентов: {}.", t.resonant))],
+        vec![
+            text("Инцидентов с истёкшим сроком ответа на момент подготовки записки: "),
+            link(t.overdue_now.to_string(), t.overdue_url.clone()),
+            text("."),
+        ],
+        vec![
+            text("Резонансных инцидентов: "),
+            link(t.resonant.to_string(), t.resonant_url.clone()),
+            text("."),
+        ],
     ]);
     d.heading(3, "Динамика по неделям");
     d.table(
