@@ -290,6 +290,78 @@ fn while_the_daemon_runs_the_report_comes_from_its_api() {
     assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
 }
 
+/// Headless Chromium, or a clear failure: `scripts/test` installs it.
+fn chromium() -> &'static str {
+    for candidate in ["chromium", "chromium-browser", "google-chrome"] {
+        if Command::new(candidate).arg("--version").output().is_ok() {
+            return candidate;
+        }
+    }
+    panic!("Chromium is needed to render the report pages: install chromium (scripts/test does)");
+}
+
+#[test]
+fn the_html_pages_render_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = golden_data_dir(dir.path(), "");
+    let blank = {
+        let page = dir.path().join("blank.html");
+        std::fs::write(&page, "<!DOCTYPE html><html><body></body></html>").unwrap();
+        screenshot(&page)
+    };
+    for kind in ["weekly", "heatmap", "ratings"] {
+        let page = dir.path().join(format!("{kind}.html"));
+        report(
+            &config,
+            &[
+                kind,
+                "--week",
+                "2026-W47",
+                "--format",
+                "html",
+                "--output",
+                &page.to_string_lossy(),
+            ],
+        );
+        let png = screenshot(&page);
+        assert!(png.starts_with(b"\x89PNG"), "{kind}: not a PNG");
+        // Text, tables and colours make a far larger image than an empty page.
+        assert!(
+            png.len() > 4 * blank.len(),
+            "{kind}: {} bytes against {} for a blank page",
+            png.len(),
+            blank.len()
+        );
+    }
+}
+
+fn screenshot(page: &Path) -> Vec<u8> {
+    let png = page.with_extension("png");
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            page.with_extension("profile").display()
+        ))
+        .arg("--window-size=1300,1800")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    std::fs::read(&png).unwrap_or_else(|e| {
+        panic!(
+            "Chromium made no screenshot of {} ({e}): {}",
+            page.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// Not a check: writes every report of the golden dataset into `$OTKLIK_SAMPLES` (default
 /// `target/report-samples`) to look at:
 /// `cargo test --test reports write_samples -- --ignored`.

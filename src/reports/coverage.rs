@@ -6,7 +6,7 @@
 //! territory. A source is *silent* for a period when its health record says it has not
 //! succeeded since before the period began (never polled, failing, disabled), or when it is
 //! disabled in the configuration. A territory has:
-//! - **no data** when every source covering it was silent (or none covers it);
+//! - **no data** when every source covering it was silent, or when none covers it;
 //! - **partial** data when some were silent, or a covering source is failing now;
 //! - otherwise **ok**.
 //!
@@ -74,16 +74,25 @@ impl CoverageSource {
 pub enum CoverageState {
     Ok,
     Partial,
+    /// Every source covering it was silent.
     NoData,
+    /// No configured source covers it at all.
+    NoSources,
 }
 
 impl CoverageState {
     pub fn label_ru(self) -> &'static str {
         match self {
             CoverageState::Ok => "источники работали",
-            CoverageState::Partial => "часть источников не работала",
+            CoverageState::Partial => "данные неполные: часть источников не работала",
             CoverageState::NoData => "нет данных: источники не работали",
+            CoverageState::NoSources => "нет данных: территория не охвачена источниками",
         }
+    }
+
+    /// Nothing was heard from the territory: its silence says nothing about its problems.
+    pub fn is_blind(self) -> bool {
+        matches!(self, CoverageState::NoData | CoverageState::NoSources)
     }
 }
 
@@ -133,7 +142,9 @@ pub fn coverage(
                     silent.push(s.name.clone());
                 }
             }
-            let state = if working.is_empty() {
+            let state = if working.is_empty() && silent.is_empty() {
+                CoverageState::NoSources
+            } else if working.is_empty() {
                 CoverageState::NoData
             } else if !silent.is_empty() || failing {
                 CoverageState::Partial
@@ -154,7 +165,7 @@ pub fn coverage(
 /// covered.
 pub fn with_incidents(coverage: &mut [TerritoryCoverage], has_incidents: impl Fn(&str) -> bool) {
     for c in coverage {
-        if c.state == CoverageState::NoData && has_incidents(&c.territory) {
+        if c.state.is_blind() && has_incidents(&c.territory) {
             c.state = CoverageState::Partial;
         }
     }

@@ -260,7 +260,7 @@ pub fn document(map: &Heatmap, ctx: &ReportContext<'_>) -> Document {
     let no_data = |t: &str| {
         map.coverage
             .iter()
-            .any(|c| c.territory == t && c.state == CoverageState::NoData)
+            .any(|c| c.territory == t && c.state.is_blind())
     };
     let mut header: Vec<String> = vec!["Группа тем".into()];
     header.extend(map.territories.iter().map(|t| t.name.clone()));
@@ -339,9 +339,8 @@ pub fn coverage_section(d: &mut Document, coverage: &[TerritoryCoverage], ctx: &
         .map(|c| {
             vec![
                 Cell::text(ctx.territory_name(&c.territory)),
-                Cell::text(c.state.label_ru()).with_fill(
-                    (c.state == CoverageState::NoData).then(|| NO_DATA_FILL.to_string()),
-                ),
+                Cell::text(c.state.label_ru())
+                    .with_fill((c.state.is_blind()).then(|| NO_DATA_FILL.to_string())),
                 Cell::text(if c.silent.is_empty() {
                     "—".to_string()
                 } else {

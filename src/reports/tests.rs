@@ -227,7 +227,7 @@ fn weekly_golden() {
     let no_data: Vec<&str> = note
         .coverage
         .iter()
-        .filter(|c| c.state == CoverageState::NoData)
+        .filter(|c| c.state.is_blind())
         .map(|c| c.territory.as_str())
         .collect();
     assert_eq!(no_data, ["mitino", "zayachiy-kholm"]);
@@ -318,4 +318,32 @@ fn csv_fields_are_quoted_and_never_formulas() {
     assert_eq!(doc::csv_field("-6"), "-6");
     assert_eq!(doc::csv_field("-cmd"), "'-cmd");
     assert_eq!(doc::csv_field("@SUM(A1)"), "'@SUM(A1)");
+}
+
+#[test]
+fn a_territory_no_source_covers_is_told_apart_from_one_whose_sources_failed() {
+    use super::coverage::coverage;
+    let f = Fixture::new();
+    let only_town = vec![CoverageSource {
+        name: "gy-news".into(),
+        territory: Some("gavrilov-yam".into()),
+        enabled: true,
+    }];
+    let c = coverage(
+        &["gavrilov-yam".into(), "mitino".into()],
+        &only_town,
+        &f.health,
+        &w47(&f),
+    );
+    assert_eq!(c[0].state, CoverageState::Ok);
+    assert_eq!(c[0].working, ["gy-news"]);
+    assert_eq!(c[1].state, CoverageState::NoSources);
+    let c = coverage(&["mitino".into()], &f.sources, &f.health, &w47(&f));
+    assert_eq!(c[0].state, CoverageState::NoData);
+    assert_eq!(c[0].silent, ["search"]);
+    // A source switched off in the configuration is silent whatever its record says.
+    let mut off = only_town.clone();
+    off[0].enabled = false;
+    let c = coverage(&["gavrilov-yam".into()], &off, &f.health, &w47(&f));
+    assert_eq!(c[0].state, CoverageState::NoData);
 }

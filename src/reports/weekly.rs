@@ -436,9 +436,14 @@ pub fn compute(
             o.name, o.count
         ));
     }
-    for c in coverage.iter().filter(|c| c.state == CoverageState::NoData) {
+    for c in coverage.iter().filter(|c| c.state.is_blind()) {
         recommendations.push(format!(
-            "Восстановить мониторинг территории «{}»: источники не работали, обращения жителей могли остаться незамеченными.",
+            "{} «{}»: обращения жителей могли остаться незамеченными.",
+            if c.state == CoverageState::NoSources {
+                "Подключить к мониторингу источники (сообщества, каналы, СМИ) территории"
+            } else {
+                "Восстановить мониторинг территории"
+            },
             ctx.territory_name(&c.territory)
         ));
     }
@@ -713,7 +718,7 @@ pub fn document(note: &WeeklyNote, ctx: &ReportContext<'_>) -> Document {
     let no_data: Vec<String> = note
         .coverage
         .iter()
-        .filter(|c| c.state == CoverageState::NoData)
+        .filter(|c| c.state.is_blind())
         .map(|c| ctx.territory_name(&c.territory))
         .collect();
     d.text(if no_data.is_empty() {
