@@ -1,7 +1,7 @@
 //! The heat map: incidents by topic group × territory for a period, with the share that
 //! missed a deadline and the change against the period of the same length just before.
 
-use super::coverage::{self, CoverageState, TerritoryCoverage};
+use super::coverage::{self, TerritoryCoverage};
 use super::doc::{self, Cell, Document, bold, link, text};
 use super::{ListFilter, Period, ReportContext, UNKNOWN_TERRITORY};
 use crate::store::Incident;
