@@ -290,6 +290,70 @@ fn while_the_daemon_runs_the_report_comes_from_its_api() {
     assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
 }
 
+#[test]
+fn the_daemon_sends_the_weekly_note_once_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = golden_data_dir(dir.path(), "127.0.0.1:0");
+    // The note for W46 went last week.
+    Store::open(&dir.path().join("data").join("store"))
+        .unwrap()
+        .set_report_mark("weekly_note", "2026-W46")
+        .unwrap();
+    // Monday 23.11.2026 09:00 in Moscow: past the default 08:30, the note for W47 is due.
+    let start = |log: &Path| {
+        let log_file = std::fs::File::create(log).unwrap();
+        otklik()
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("OTKLIK_CLOCK", NOW)
+            .stdout(std::process::Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap()
+    };
+    let log = dir.path().join("first.log");
+    let mut daemon = start(&log);
+    wait_for(Duration::from_secs(30), "the weekly note", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("weekly note written to the outbox")
+    });
+    send_signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+
+    let log = dir.path().join("second.log");
+    let mut daemon = start(&log);
+    wait_for(Duration::from_secs(30), "the daemon to run", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("otklik is running")
+    });
+    // The task looks at once on start; give it the time it needs to write (it would log).
+    std::thread::sleep(Duration::from_secs(3));
+    send_signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+    assert!(
+        !std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("weekly note written"),
+        "sent again after the restart"
+    );
+
+    let store = Store::open(&dir.path().join("data").join("store")).unwrap();
+    let notes: Vec<otklik::store::Alert> = store
+        .alerts_after(0)
+        .map(Result::unwrap)
+        .filter(|a| a.kind == otklik::store::AlertKind::WeeklyNote)
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].title.contains("(2026-W47)"), "{}", notes[0].title);
+    assert_eq!(notes[0].roles, ["mcu-head", "curator"]);
+    assert_eq!(
+        store.report_mark("weekly_note").unwrap().as_deref(),
+        Some("2026-W47")
+    );
+}
+
 /// Headless Chromium, or a clear failure: `scripts/test` installs it.
 fn chromium() -> &'static str {
     for candidate in ["chromium", "chromium-browser", "google-chrome"] {

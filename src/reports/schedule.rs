@@ -2,7 +2,9 @@
 //! (office time) has come, the note for the previous ISO week goes into the outbox as a
 //! `weekly_note` alert for the roles `mcu-head` and `curator`. The last week sent is kept
 //! in the store (`rw/weekly_note`), so a restart neither loses nor repeats a note; a daemon
-//! that was stopped at the time sends it when it starts.
+//! that was stopped at the time sends it when it starts. On a store that has never sent one
+//! (a new installation) the week whose time has come is marked done without a note: the
+//! first note is about a week the service watched.
 
 use super::service::Format;
 use super::{Period, ReportContext, ReportSettings, coverage::CoverageSource, doc, weekly};
@@ -122,6 +124,18 @@ pub fn send_if_due(
         return Ok(None);
     }
     let last = store.report_mark(MARK)?;
+    if last.is_none() {
+        // First start of the task on this store: no notes about weeks before it; the week
+        // whose time has come counts as done, and the first note is the next one.
+        if let Some((label, _)) = due_week(now, Some(""), settings, &loaded.calendar) {
+            store.set_report_mark(MARK, &label)?;
+            tracing::info!(
+                after = label,
+                "weekly notes start with the week after this one"
+            );
+        }
+        return Ok(None);
+    }
     let Some((label, period)) = due_week(now, last.as_deref(), settings, &loaded.calendar) else {
         return Ok(None);
     };
@@ -231,6 +245,18 @@ mod tests {
                 batch.put_incident(&i);
             }
             store.commit(batch).unwrap();
+            // A new installation sends nothing about the past: it marks W47 done.
+            assert_eq!(
+                send_if_due(&store, &loaded, now, Duration::ZERO).unwrap(),
+                None
+            );
+            assert_eq!(
+                store.report_mark(MARK).unwrap().as_deref(),
+                Some("2026-W47")
+            );
+            assert_eq!(store.alerts_after(0).count(), 0);
+            // As if the note for W46 had been the last one sent.
+            store.set_report_mark(MARK, "2026-W46").unwrap();
             let (id, week) = send_if_due(&store, &loaded, now, Duration::ZERO)
                 .unwrap()
                 .unwrap();
