@@ -202,7 +202,20 @@ pub fn unix_user() -> String {
     std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid-{}", own_uid()))
+        .unwrap_or_else(|_| {
+            let uid = own_uid();
+            // The account name from the password database, when the environment has none.
+            std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|passwd| {
+                    passwd.lines().find_map(|line| {
+                        let mut fields = line.split(':');
+                        let name = fields.next()?;
+                        (fields.nth(1)? == uid.to_string()).then(|| name.to_string())
+                    })
+                })
+                .unwrap_or_else(|| format!("uid-{uid}"))
+        })
 }
 
 fn own_uid() -> u32 {

@@ -127,6 +127,8 @@ pub struct Pipeline {
     pub next_timer: Option<watch::Sender<Option<DateTime<Utc>>>>,
     /// What "now" is (a shifted clock in tests and the demo).
     pub clock: crate::time::Clock,
+    /// The open incidents in memory, for the queue page and the API.
+    pub open: crate::incidents::view::OpenIncidents,
 }
 
 impl Pipeline {
@@ -139,6 +141,7 @@ impl Pipeline {
         clock: crate::time::Clock,
     ) -> Result<Pipeline, StoreError> {
         let detector = Detector::load(loaded.settings.incidents.clone(), &store)?;
+        let open = crate::incidents::view::OpenIncidents::load(&store)?;
         let rules = crate::incidents::queue::Rules::from_loaded(loaded);
         Ok(Pipeline {
             store,
@@ -151,6 +154,7 @@ impl Pipeline {
             incident_settings: loaded.settings.incidents.clone(),
             next_timer: None,
             clock,
+            open,
         })
     }
 
@@ -276,6 +280,7 @@ impl Pipeline {
             ..
         } = tx;
         self.store.commit(batch)?;
+        self.open.update(changed.values());
         for incident in changed.values() {
             if let Err(error) = self.detector.refresh(incident, &self.store) {
                 tracing::error!(%error, "refreshing an incident in the detector failed");
@@ -488,6 +493,11 @@ impl Pipeline {
             }
             return Err(error);
         }
+        self.open.update(
+            touched
+                .iter()
+                .filter_map(|id| self.detector.incident(*id).or_else(|| tx.changed.get(id))),
+        );
         for incident in tx.changed.values() {
             if let Err(error) = self.detector.refresh(incident, &self.store) {
                 tracing::error!(%error, "refreshing an incident in the detector failed");

@@ -1,6 +1,7 @@
 //! Incidents: opening and attaching them as posts arrive, and the response clocks on working
 //! time.
 
+pub mod bench;
 pub mod calendar;
 pub mod cli;
 pub mod clock;

@@ -64,8 +64,9 @@ pub fn note_alert(
     period: Period,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Alert> {
-    let incidents: Vec<crate::store::Incident> =
-        store.incidents_for_reports().collect::<Result<_, _>>()?;
+    let incidents: Vec<crate::store::Incident> = store
+        .incidents_without_fingerprints()
+        .collect::<Result<_, _>>()?;
     let health = store.all_health()?;
     let sources = CoverageSource::from_settings(&loaded.settings);
     let settings = &loaded.settings.reports;

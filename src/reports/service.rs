@@ -204,7 +204,9 @@ pub fn from_store(
     loaded: &Loaded,
     request: &ReportRequest,
 ) -> anyhow::Result<Rendered> {
-    let incidents: Vec<Incident> = store.incidents_for_reports().collect::<Result<_, _>>()?;
+    let incidents: Vec<Incident> = store
+        .incidents_without_fingerprints()
+        .collect::<Result<_, _>>()?;
     let health = store.all_health()?;
     Ok(render(loaded, &incidents, &health, request)?)
 }

@@ -139,6 +139,11 @@ impl WriteBatch {
         self.len += 1;
     }
 
+    /// Set the next incident id (for incidents written outside the pipeline: benchmarks).
+    pub(crate) fn put_next_incident(&mut self, next: u64) {
+        self.put_counter(NEXT_INCIDENT, next);
+    }
+
     pub(crate) fn put_counter(&mut self, name: &[u8], value: u64) {
         self.batch.insert(name, &value.to_be_bytes());
     }
@@ -400,9 +405,8 @@ impl Store {
         })
     }
 
-    /// Every incident, oldest first, without the fingerprints (only the detector reads them):
-    /// what the reports scan, one read per incident instead of two.
-    pub fn incidents_for_reports(&self) -> impl Iterator<Item = Result<Incident>> + '_ {
+    /// Every incident, oldest first, without their fingerprints (lists and reports).
+    pub fn incidents_without_fingerprints(&self) -> impl Iterator<Item = Result<Incident>> + '_ {
         self.data.scan_prefix(INCIDENT).map(|kv| {
             let (k, v) = kv?;
             from_json(&k, &v)
