@@ -228,13 +228,9 @@ pub fn compute(incidents: &[Incident], period: Period, ctx: &ReportContext<'_>) 
 
 fn share_cell(s: &Share) -> Cell {
     match (s.raw, s.adjusted) {
-        (Some(raw), Some(adj)) => Cell::number(format!(
-            "{} ({} из {}; с поправкой {})",
-            super::percent(raw),
-            s.k,
-            s.n,
-            super::percent(adj)
-        )),
+        (Some(_), Some(adj)) => {
+            Cell::number(format!("{} ({} из {})", super::percent(adj), s.k, s.n))
+        }
         _ => Cell::number("—"),
     }
 }
@@ -280,6 +276,7 @@ pub fn document(r: &Ratings, ctx: &ReportContext<'_>) -> Document {
         })
         .collect();
     d.table(header, rows);
+    d.text("В ячейках долей — доля, сглаженная к среднему (см. ниже), в скобках — фактические числа: сколько раз да из скольких учтённых инцидентов.");
     let avg = |p: Option<f64>| p.map_or("нет данных".into(), super::percent);
     d.heading(2, "Как рассчитан рейтинг");
     d.list(vec![
