@@ -189,6 +189,10 @@ struct ReportArgs {
     /// Judge "overdue" at this RFC 3339 instant instead of now (to reproduce a note).
     #[arg(long)]
     now: Option<String>,
+    /// Ratings: rows by owner (departments and territory administrations) or by the
+    /// territory where the problems are.
+    #[arg(long, value_enum)]
+    by: Option<otklik::reports::ratings::RatingBy>,
 }
 
 #[derive(clap::Args)]
@@ -514,6 +518,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         from: args.from.clone(),
         to: args.to.clone(),
         now: args.now.clone(),
+        by: args.by,
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let request = query
@@ -546,6 +551,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 from: Some(request.period.from.to_rfc3339()),
                 to: Some(request.period.to.to_rfc3339()),
                 now: Some(request.now.to_rfc3339()),
+                by: Some(request.rating_by),
             };
             let path = format!(
                 "/api/v1/reports/{}?{}",

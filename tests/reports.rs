@@ -88,6 +88,20 @@ fn every_report_and_format_from_a_stopped_daemons_data_directory() {
     ));
     assert_eq!(ratings["rows"][0]["owner"], "territory:velikoe");
     assert_eq!(ratings["rows"][1]["median_first_response_hours"], 5.5);
+    let by_territory = json(&report(
+        &config,
+        &[
+            "ratings",
+            "--week",
+            "2026-W47",
+            "--by",
+            "territory",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(by_territory["by"], "territory");
+    assert_eq!(by_territory["rows"].as_array().unwrap().len(), 3);
 
     let note = json(&report(
         &config,

@@ -38,6 +38,8 @@ pub struct ReportQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub now: Option<String>,
+    /// Ratings: `owner` (default) or `territory`.
+    pub by: Option<super::ratings::RatingBy>,
 }
 
 impl ReportQuery {
@@ -76,6 +78,7 @@ impl ReportQuery {
             period,
             now,
             command,
+            rating_by: self.by.unwrap_or_default(),
         })
     }
 }

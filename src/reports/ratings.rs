@@ -11,7 +11,6 @@
 
 use super::doc::{Cell, Document, bold, text};
 use super::{ListFilter, Period, ReportContext};
-use crate::org::Owner;
 use crate::store::Incident;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,7 +56,7 @@ impl Share {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RatingRow {
-    /// `department:zhkh`, `territory:shopsha`.
+    /// `department:zhkh`, `territory:shopsha` (by territory: always `territory:…`).
     pub owner: String,
     pub name: String,
     pub incidents: u32,
@@ -79,6 +78,7 @@ pub struct RatingRow {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Ratings {
+    pub by: RatingBy,
     pub period: Period,
     pub computed_at: DateTime<Utc>,
     pub min_incidents: u32,
@@ -94,7 +94,6 @@ pub struct Ratings {
 }
 
 struct Acc {
-    owner: Owner,
     row: RatingRow,
     hours: Vec<f64>,
 }
@@ -107,40 +106,92 @@ fn pooled(rows: &[Acc], pick: impl Fn(&RatingRow) -> Share) -> Option<f64> {
     (n > 0).then(|| k as f64 / n as f64)
 }
 
+/// What the rows of a rating are.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RatingBy {
+    /// The owners: departments and territory administrations (§3.2 б).
+    #[default]
+    Owner,
+    /// The territories where the problems are, whoever owns them.
+    Territory,
+}
+
 /// The ratings of every owner with incidents in `period`.
 pub fn compute(incidents: &[Incident], period: Period, ctx: &ReportContext<'_>) -> Ratings {
-    let mut by_owner: HashMap<&Owner, usize> = HashMap::new();
+    compute_by(incidents, period, ctx, RatingBy::Owner)
+}
+
+/// The ratings of every owner, or every territory of the org chart, with incidents in
+/// `period`.
+pub fn compute_by(
+    incidents: &[Incident],
+    period: Period,
+    ctx: &ReportContext<'_>,
+    by: RatingBy,
+) -> Ratings {
+    let mut slots: HashMap<String, usize> = HashMap::new();
     let mut acc: Vec<Acc> = Vec::new();
     for i in incidents
         .iter()
         .filter(|i| super::counts(i) && period.contains(i.opened))
     {
-        let Some(owner) = &i.owner else { continue };
-        let slot = *by_owner.entry(owner).or_insert_with(|| {
-            let key = super::owner_key(owner);
-            acc.push(Acc {
-                owner: owner.clone(),
-                row: RatingRow {
-                    url: ctx.settings.list_url(&ListFilter {
-                        period,
-                        owner: Some(owner.id()),
-                        ..ListFilter::default()
-                    }),
-                    owner: key,
-                    name: ctx.owner_name(owner),
-                    incidents: 0,
-                    on_time: Share::default(),
-                    merits: Share::default(),
-                    reopened: Share::default(),
-                    satisfied: Share::default(),
-                    median_first_response_hours: None,
-                    index: None,
-                    rank: None,
-                },
-                hours: Vec::new(),
-            });
-            acc.len() - 1
-        });
+        let key = match by {
+            RatingBy::Owner => match &i.owner {
+                Some(owner) => super::owner_key(owner),
+                None => continue,
+            },
+            RatingBy::Territory => match &i.territory {
+                Some(t) if ctx.org.territory(t).is_some() => format!("territory:{t}"),
+                _ => continue,
+            },
+        };
+        let slot = match slots.get(&key) {
+            Some(slot) => *slot,
+            None => {
+                let (name, filter) = match (by, &i.owner) {
+                    (RatingBy::Owner, Some(owner)) => (
+                        ctx.owner_name(owner),
+                        ListFilter {
+                            period,
+                            owner: Some(owner.id()),
+                            ..ListFilter::default()
+                        },
+                    ),
+                    _ => {
+                        let t = super::territory_key(i);
+                        (
+                            ctx.territory_name(t),
+                            ListFilter {
+                                period,
+                                territory: Some(t),
+                                ..ListFilter::default()
+                            },
+                        )
+                    }
+                };
+                acc.push(Acc {
+                    row: RatingRow {
+                        url: ctx.settings.list_url(&filter),
+                        owner: key.clone(),
+                        name,
+                        incidents: 0,
+                        on_time: Share::default(),
+                        merits: Share::default(),
+                        reopened: Share::default(),
+                        satisfied: Share::default(),
+                        median_first_response_hours: None,
+                        index: None,
+                        rank: None,
+                    },
+                    hours: Vec::new(),
+                });
+                slots.insert(key, acc.len() - 1);
+                acc.len() - 1
+            }
+        };
         let a = &mut acc[slot];
         let m = &i.milestones;
         a.row.incidents += 1;
@@ -190,8 +241,8 @@ pub fn compute(incidents: &[Incident], period: Period, ctx: &ReportContext<'_>) 
             .fold((0.0, 0.0), |(s, ws), (v, w)| (s + v, ws + w));
         r.index = (weight > 0.0).then(|| 100.0 * sum / weight);
     }
-    let mut rows: Vec<(Owner, RatingRow)> = acc.into_iter().map(|a| (a.owner, a.row)).collect();
-    rows.sort_by(|(_, a), (_, b)| {
+    let mut rows: Vec<RatingRow> = acc.into_iter().map(|a| a.row).collect();
+    rows.sort_by(|a, b| {
         let enough = |r: &RatingRow| r.incidents >= min;
         // Ranked rows by index; the rest, whose index is not shown, by incidents.
         let by_index = if enough(a) && enough(b) {
@@ -206,13 +257,14 @@ pub fn compute(incidents: &[Incident], period: Period, ctx: &ReportContext<'_>) 
             .then(a.name.cmp(&b.name))
     });
     let mut place = 0;
-    for (_, r) in &mut rows {
+    for r in &mut rows {
         if r.incidents >= min && r.index.is_some() {
             place += 1;
             r.rank = Some(place);
         }
     }
     Ratings {
+        by,
         period,
         computed_at: ctx.now,
         min_incidents: min,
@@ -222,7 +274,7 @@ pub fn compute(incidents: &[Incident], period: Period, ctx: &ReportContext<'_>) 
         average_merits: p_merits,
         average_reopened: p_reopened,
         average_satisfied: p_satisfied,
-        rows: rows.into_iter().map(|(_, r)| r).collect(),
+        rows,
     }
 }
 
@@ -238,12 +290,22 @@ fn share_cell(s: &Share) -> Cell {
 /// The rating table with the formula explained.
 pub fn document(r: &Ratings, ctx: &ReportContext<'_>) -> Document {
     let mut d = Document::new(format!(
-        "Рейтинг исполнителей: {}",
+        "{}: {}",
+        match r.by {
+            RatingBy::Owner => "Рейтинг исполнителей",
+            RatingBy::Territory => "Рейтинг территорий по месту проблемы",
+        },
         r.period.label_ru(ctx.calendar)
     ));
+    if r.by == RatingBy::Territory {
+        d.text("Инциденты отнесены к территории, где возникла проблема, независимо от того, какое подразделение или администрация за неё отвечает.");
+    }
     let header = vec![
         "Место",
-        "Исполнитель",
+        match r.by {
+            RatingBy::Owner => "Исполнитель",
+            RatingBy::Territory => "Территория",
+        },
         "Инцидентов",
         "Первый ответ в срок",
         "Медиана первого ответа, рабочих часов",

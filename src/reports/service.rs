@@ -78,6 +78,8 @@ pub struct ReportRequest {
     pub now: DateTime<Utc>,
     /// How the report was asked for, recorded in the weekly note.
     pub command: String,
+    /// Rows of the ratings.
+    pub rating_by: ratings::RatingBy,
 }
 
 /// A rendered report.
@@ -149,7 +151,7 @@ pub fn render(
             }
         }
         ReportKind::Ratings => {
-            let r = ratings::compute(incidents, request.period, &ctx);
+            let r = ratings::compute_by(incidents, request.period, &ctx, request.rating_by);
             match request.format {
                 Format::Json => json(&r),
                 Format::Csv => text(ratings::to_csv(&r)),

@@ -347,3 +347,23 @@ fn a_territory_no_source_covers_is_told_apart_from_one_whose_sources_failed() {
     let c = coverage(&["gavrilov-yam".into()], &off, &f.health, &w47(&f));
     assert_eq!(c[0].state, CoverageState::NoData);
 }
+
+#[test]
+fn ratings_by_territory_count_where_the_problems_are() {
+    let f = Fixture::new();
+    let r = ratings::compute_by(&dataset(), w47(&f), &f.ctx(), ratings::RatingBy::Territory);
+    let row = |key: &str| r.rows.iter().find(|r| r.owner == key).unwrap();
+    let gy = row("territory:gavrilov-yam");
+    // 9 roads, 1 zhkh, 1 education.
+    assert_eq!(gy.incidents, 11);
+    assert_eq!((gy.on_time.k, gy.on_time.n), (9, 11));
+    assert_eq!((gy.merits.k, gy.merits.n), (7, 11));
+    // 1, 1, 2, …, 9, 10 working hours.
+    assert!(close(gy.median_first_response_hours.unwrap(), 5.0));
+    assert!(gy.url.contains("territory=gavrilov-yam"));
+    assert_eq!(row("territory:velikoe").incidents, 5);
+    assert_eq!(row("territory:shopsha").rank, None);
+    assert_eq!(r.rows.len(), 3);
+    let html = doc::to_html(&ratings::document(&r, &f.ctx()));
+    assert!(html.contains("Рейтинг территорий по месту проблемы"));
+}
