@@ -206,11 +206,33 @@ pub fn from_store(
     loaded: &Loaded,
     request: &ReportRequest,
 ) -> anyhow::Result<Rendered> {
-    let incidents: Vec<Incident> = store
-        .incidents_without_fingerprints()
-        .collect::<Result<_, _>>()?;
+    let mut incidents = Vec::new();
+    for incident in store.incidents_without_fingerprints() {
+        let incident = incident?;
+        if needed(&incident, request, &loaded.settings.reports) {
+            incidents.push(incident);
+        }
+    }
     let health = store.all_health()?;
     Ok(render(loaded, &incidents, &health, request)?)
+}
+
+/// Whether a report can use an incident at all: keeps a year of a region's queue out of
+/// memory when a week is asked for. (The figures are the same with or without this filter.)
+pub fn needed(i: &Incident, request: &ReportRequest, settings: &super::ReportSettings) -> bool {
+    let p = request.period;
+    match request.kind {
+        ReportKind::Heatmap => i.opened >= p.previous().from && i.opened < p.to,
+        ReportKind::Ratings => p.contains(i.opened),
+        ReportKind::Export => p.contains(i.created),
+        ReportKind::Weekly => {
+            let baseline_from = p.from - p.length() * settings.baseline_weeks as i32;
+            (i.opened >= baseline_from && i.opened < p.to)
+                || i.status.is_open()
+                || i.milestones.closed_at.is_some_and(|t| p.contains(t))
+                || p.contains(i.last_mention)
+        }
+    }
 }
 
 /// JSON for any serializable report without making `render` generic per branch.

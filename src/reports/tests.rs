@@ -367,3 +367,65 @@ fn ratings_by_territory_count_where_the_problems_are() {
     let html = doc::to_html(&ratings::document(&r, &f.ctx()));
     assert!(html.contains("Рейтинг территорий по месту проблемы"));
 }
+
+#[test]
+fn the_store_filter_changes_no_figure() {
+    use service::{Format, ReportKind, ReportRequest, needed};
+    let f = Fixture::new();
+    let data = dataset();
+    // Incidents far outside any window: a year earlier, closed.
+    let mut all = data.clone();
+    for mut old in data.iter().cloned() {
+        old.id += 1000;
+        old.opened -= TimeDelta::days(365);
+        old.last_mention = old.opened;
+        old.created = old.opened;
+        old.clock = None;
+        all.push(old);
+    }
+    for kind in [
+        ReportKind::Weekly,
+        ReportKind::Heatmap,
+        ReportKind::Ratings,
+        ReportKind::Export,
+    ] {
+        let request = ReportRequest {
+            kind,
+            format: Format::Json,
+            period: w47(&f),
+            now: golden::now(),
+            command: String::new(),
+            rating_by: ratings::RatingBy::Owner,
+        };
+        let kept: Vec<Incident> = all
+            .iter()
+            .filter(|i| needed(i, &request, &f.settings))
+            .cloned()
+            .collect();
+        assert!(kept.len() < all.len(), "{kind:?} kept everything");
+        let ctx = f.ctx();
+        let (a, b) = match kind {
+            ReportKind::Weekly => {
+                let r = || weekly::Reproducibility::new("t", None, "t");
+                let mut x = weekly::compute(&all, request.period, &ctx, r());
+                let mut y = weekly::compute(&kept, request.period, &ctx, r());
+                x.reproducibility.incidents_read = 0;
+                y.reproducibility.incidents_read = 0;
+                (serde_json::to_value(x), serde_json::to_value(y))
+            }
+            ReportKind::Heatmap => (
+                serde_json::to_value(heatmap::compute(&all, request.period, &ctx)),
+                serde_json::to_value(heatmap::compute(&kept, request.period, &ctx)),
+            ),
+            ReportKind::Ratings => (
+                serde_json::to_value(ratings::compute(&all, request.period, &ctx)),
+                serde_json::to_value(ratings::compute(&kept, request.period, &ctx)),
+            ),
+            ReportKind::Export => (
+                serde_json::to_value(export::rows(&all, request.period, &ctx)),
+                serde_json::to_value(export::rows(&kept, request.period, &ctx)),
+            ),
+        };
+        assert_eq!(a.unwrap(), b.unwrap(), "{kind:?}");
+    }
+}
