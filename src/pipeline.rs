@@ -354,6 +354,8 @@ impl Pipeline {
         let mut activity = Vec::new();
         // An incident mentioned many times in one batch is written once, in its last state.
         let mut touched: HashSet<IncidentId> = HashSet::new();
+        // Incidents an official's comment answered, for the watchers.
+        let mut answered: Vec<IncidentId> = Vec::new();
         // Incidents changed by the queue outside the detector (official answers to incidents
         // no longer collecting posts).
         for (
@@ -395,6 +397,7 @@ impl Pipeline {
                         && let Some(id) = parent_incident
                     {
                         self.official_comment(id, &post, &mut tx, &mut touched);
+                        answered.push(id);
                     }
                 }
                 Decision::Opened(id, event) => {
@@ -516,6 +519,13 @@ impl Pipeline {
             }
             for a in activity {
                 let _ = self.activity.send(a);
+            }
+            for id in answered {
+                if let Some(incident) = self.detector.incident(id).or_else(|| tx.changed.get(&id)) {
+                    let _ = self.activity.send(Activity::IncidentChanged {
+                        incident: Arc::new(incident.clone()),
+                    });
+                }
             }
             for alert in alerts {
                 let _ = self.activity.send(Activity::Alert {

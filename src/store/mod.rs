@@ -413,6 +413,15 @@ impl Store {
         })
     }
 
+    /// The stems an incident remembers for near-duplicate comparison.
+    pub fn incident_fingerprint(&self, id: IncidentId) -> Result<Vec<u32>> {
+        let fk = key(INCIDENT_FINGERPRINT, &id.to_be_bytes());
+        match self.data.get(&fk)? {
+            Some(fp) => from_json(&fk, &fp),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn incident_from(&self, k: &[u8], v: &[u8]) -> Result<Incident> {
         let mut incident: Incident = from_json(k, v)?;
         let fk = key(INCIDENT_FINGERPRINT, &incident.id.to_be_bytes());
