@@ -255,6 +255,8 @@ fn the_docx_note_and_the_xlsx_export_open_in_libreoffice() {
         "{text}"
     );
     assert_eq!(text.lines().count(), 1 + 47);
+    // Times are dates in the sheet, shown as the ИМ export writes them.
+    assert!(text.contains("\n1,21.09.2026 10:05,"), "{text}");
     let pdf = convert(&xlsx, "pdf");
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
 }

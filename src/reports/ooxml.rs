@@ -287,13 +287,21 @@ pub fn column_name(mut index: usize) -> String {
     String::from_utf8(name).expect("ASCII")
 }
 
-const XLSX_STYLES: &str = r#"<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>"#;
+const XLSX_STYLES: &str = r#"<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="1"><numFmt numFmtId="164" formatCode="dd.mm.yyyy hh:mm"/></numFmts><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>"#;
 
 /// Most characters a spreadsheet cell holds.
 const CELL_MAX: usize = 32_767;
 
+/// A local time as the reports write it (`21.09.2026 10:05`) as a spreadsheet date: days
+/// since 30.12.1899, so that the column sorts and filters as dates.
+fn spreadsheet_date(value: &str) -> Option<f64> {
+    let t = chrono::NaiveDateTime::parse_from_str(value, "%d.%m.%Y %H:%M").ok()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
+    Some((t - epoch).num_seconds() as f64 / 86_400.0)
+}
+
 /// One sheet: a bold, frozen header row, then the rows; cells that are whole numbers are
-/// written as numbers, the rest as text.
+/// written as numbers, times (`21.09.2026 10:05`) as dates, the rest as text.
 pub fn xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     let mut sheet = String::with_capacity(256 * (rows.len() + 1));
     sheet.push_str(XML_HEAD);
@@ -320,6 +328,8 @@ pub fn xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Vec<u8> 
             && !value.starts_with('0')
         {
             sheet.push_str(&format!("<c r=\"{reference}\"><v>{value}</v></c>"));
+        } else if let Some(date) = spreadsheet_date(value).filter(|_| style.is_empty()) {
+            sheet.push_str(&format!("<c r=\"{reference}\" s=\"2\"><v>{date}</v></c>"));
         } else if !value.is_empty() {
             let text: String = value.chars().take(CELL_MAX).collect();
             sheet.push_str(&format!(
@@ -379,4 +389,19 @@ pub fn xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Vec<u8> 
         format!("{XML_HEAD}{XLSX_STYLES}").as_bytes(),
     );
     zip.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_become_spreadsheet_dates() {
+        // 01.01.1900 is day 2 in this count; 21.09.2026 10:05 is 46286.42013…
+        assert_eq!(super::spreadsheet_date("01.01.1900 00:00"), Some(2.0));
+        let d = super::spreadsheet_date("21.09.2026 10:05").unwrap();
+        assert!(
+            (d - (46_286.0 + (10.0 * 60.0 + 5.0) / 1440.0)).abs() < 1e-9,
+            "{d}"
+        );
+        assert_eq!(super::spreadsheet_date("Сообщение"), None);
+    }
 }
