@@ -175,6 +175,8 @@ pub struct Settings {
     pub comments: CommentSettings,
     /// Escalation steps, `[[escalation]]`.
     pub escalation: crate::incidents::escalation::EscalationSettings,
+    /// Reports: the weekly note's schedule, links, rating and growth parameters.
+    pub reports: crate::reports::ReportSettings,
 }
 
 /// The daemon process itself.
@@ -609,6 +611,8 @@ impl Loaded {
     pub fn embedded(data_dir: PathBuf) -> Loaded {
         let mut settings = Settings::default();
         settings.api.listen = String::new();
+        // No weekly note into the outbox behind a test's or the demo's back.
+        settings.reports.weekly_enabled = false;
         let org = crate::org::Org::embedded();
         Loaded {
             path: PathBuf::from("config/otklik.toml"),
@@ -679,6 +683,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         )
     })?;
     settings.deadlines.validate(path)?;
+    settings.reports.validate(path)?;
     crate::incidents::escalation::validate(&settings.escalation.0, path)?;
     let people = crate::people::People::load(&file(&settings.files.people), &org)?;
     for group in settings.deadlines.group_ids() {

@@ -142,6 +142,29 @@ impl Client {
         self.send(self.request(reqwest::Method::GET, path)).await
     }
 
+    /// GET a document as bytes (the reports: HTML, DOCX, XLSX …).
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, AccessError> {
+        let err = |problem: String| AccessError::Daemon {
+            url: self.control.url.clone(),
+            problem,
+        };
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| err(e.to_string()))?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(err(format!("{status}: {message}")));
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// POST a JSON body, read a JSON answer.
     pub async fn post<B: Serialize, T: serde::de::DeserializeOwned>(
         &self,

@@ -153,6 +153,14 @@ pub async fn start(
         };
         pollers.spawn(follower.run(stop_polling.clone()));
     }
+    if loaded.settings.reports.weekly_enabled {
+        pollers.spawn(crate::reports::schedule::run(
+            store.clone(),
+            Arc::new(loaded.clone()),
+            clock,
+            stop_polling.clone(),
+        ));
+    }
     pollers.close();
 
     let stop_api = CancellationToken::new();
@@ -169,6 +177,12 @@ pub async fn start(
         control_token_sha: Some(crate::api::token_hash(&control_token)),
         open: open_incidents,
         clock,
+        reports: Some(crate::reports::http::ReportsState {
+            store: store.clone(),
+            loaded: Arc::new(loaded.clone()),
+            clock,
+            control_token_sha: Some(crate::api::token_hash(&control_token)),
+        }),
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
     let (api_addr, api_task) = match api {

@@ -7,6 +7,7 @@
 //! - [`store`]: the only module that knows sled; posts, cursors, incidents, source health.
 //! - [`index`]: the tantivy full-text index, derived from the store.
 //! - [`incidents`]: opening and attaching incidents, response clocks on working time.
+//! - [`reports`]: the heat map, ratings, weekly note and export for the Head and the ЦУР.
 //! - [`daemon`]: wires the tasks together and shuts them down cleanly.
 //! - [`demo`]: bundled local posts and a loopback feed server that publishes them.
 //!
@@ -26,6 +27,7 @@ pub mod org;
 pub mod people;
 pub mod pipeline;
 pub mod reindex;
+pub mod reports;
 pub mod sources;
 pub mod store;
 pub mod text;

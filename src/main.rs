@@ -91,6 +91,9 @@ enum Command {
     },
     /// Print when a deadline falls: a start time plus working or calendar time.
     Deadline(DeadlineArgs),
+    /// Reports for the Head and the regional centre: weekly note, heat map, ratings, export.
+    /// Reads the data directory, or asks the running daemon when it holds the store.
+    Report(ReportArgs),
     /// Rebuild the search index from the store (stop the daemon first).
     Reindex {
         #[command(flatten)]
@@ -155,6 +158,41 @@ impl DeadlineSpan {
             _ => unreachable!("clap requires exactly one span"),
         }
     }
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Which report: weekly (analytical note), heatmap, ratings or export (for the ЦУР).
+    #[arg(value_enum)]
+    kind: otklik::reports::service::ReportKind,
+    #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+    config: PathBuf,
+    /// Data directory; `daemon.data_dir` of the configuration when absent.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// ISO week, e.g. 2026-W47. Without a week or --from: the last full week.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    week: Option<String>,
+    /// First day (2026-11-01, local midnight) or an RFC 3339 instant.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, inclusive (2026-11-30), or an RFC 3339 instant (exclusive); default: now.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// weekly: html, docx, md, json; heatmap: html, json, csv; ratings: html, md, json, csv;
+    /// export: csv, xlsx, json. Default: the first of these.
+    #[arg(long, value_enum)]
+    format: Option<otklik::reports::service::Format>,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Judge "overdue" at this RFC 3339 instant instead of now (to reproduce a note).
+    #[arg(long)]
+    now: Option<String>,
+    /// Ratings: rows by owner (departments and territory administrations) or by the
+    /// territory where the problems are.
+    #[arg(long, value_enum)]
+    by: Option<otklik::reports::ratings::RatingBy>,
 }
 
 #[derive(clap::Args)]
@@ -382,6 +420,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(args) => report(args),
         Command::Reindex { data } => {
             init_logging(LogFormat::Text, DAEMON_LOG);
             let report = otklik::reindex::reindex(&data.data_dir)?;
@@ -463,6 +502,78 @@ fn print_health(
         );
     }
     Ok(())
+}
+
+/// A report from the data directory, or from the running daemon's API when it holds the
+/// store.
+fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    use otklik::reports::http::ReportQuery;
+    let mut loaded = config::load(&args.config)?;
+    if let Some(dir) = &args.data_dir {
+        loaded.data_dir = dir.clone();
+    }
+    let query = ReportQuery {
+        format: args.format,
+        week: args.week.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        now: args.now.clone(),
+        by: args.by,
+    };
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let request = query
+        .request(
+            args.kind,
+            &loaded,
+            otklik::time::Clock::from_env()
+                .map_err(anyhow::Error::msg)?
+                .now(),
+            command,
+        )
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        otklik::daemon::DataDir::new(&loaded.data_dir)
+            .store()
+            .exists(),
+        "no store in {} (is --data-dir right?)",
+        loaded.data_dir.display()
+    );
+    let bytes = match otklik::control::open(&loaded.data_dir)? {
+        otklik::control::Access::Direct(store) => {
+            otklik::reports::service::from_store(&store, &loaded, &request)?.bytes
+        }
+        otklik::control::Access::Daemon(client) => {
+            // The daemon computes it from the same request: the period and instant resolved
+            // here, so both paths give the same report.
+            let query = ReportQuery {
+                format: Some(request.format),
+                week: None,
+                from: Some(request.period.from.to_rfc3339()),
+                to: Some(request.period.to.to_rfc3339()),
+                now: Some(request.now.to_rfc3339()),
+                by: Some(request.rating_by),
+            };
+            let path = format!(
+                "/api/v1/reports/{}?{}",
+                serde_json::to_value(args.kind)?
+                    .as_str()
+                    .unwrap_or_default(),
+                serde_urlencoded::to_string(&query)?
+            );
+            runtime()?.block_on(client.get_bytes(&path))?
+        }
+    };
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The configured knowledge, or the shipped one.

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use ingest::constant_time_eq;
 pub use ingest::{IngestPost, IngestReply};
 
 /// The `[api]` section of `otklik.toml`.
@@ -84,6 +85,8 @@ pub(crate) struct AppState {
     pub clock: crate::time::Clock,
     /// The open incidents, kept by the pipeline thread.
     pub open: crate::incidents::view::OpenIncidents,
+    /// The report endpoints, when the daemon serves them.
+    pub reports: Option<crate::reports::http::ReportsState>,
 }
 
 /// A running HTTP interface.
@@ -105,7 +108,8 @@ pub(crate) async fn serve(
         .map_err(|e| anyhow::anyhow!("api: cannot listen on {}: {e}", state.settings.listen))?;
     let addr = listener.local_addr()?;
     let limit = state.settings.max_body_bytes;
-    let app = Router::new()
+    let reports = state.reports.clone();
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/sources", get(sources))
@@ -115,6 +119,9 @@ pub(crate) async fn serve(
         .route("/api/v1/incidents/{id}/actions", post(incidents::act))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
+    if let Some(reports) = reports {
+        app = app.merge(crate::reports::http::routes(reports));
+    }
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())

@@ -2,6 +2,7 @@
 //!
 //! `cargo run --release --bin otklik-bench -- ingest --posts 200000 --json`
 //! `cargo run --release --bin otklik-bench -- understand --posts 200000 --json`
+//! `cargo run --release --bin otklik-bench -- reports --incidents 500000 --store`
 //! `cargo run --release --bin otklik-bench -- queue --incidents 100000 --json`
 //!
 //! Each measures a baseline in the same run, so the figures compare on any machine.
@@ -29,6 +30,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The heat map, ratings and weekly note over a year of a region-sized queue, against one
+    /// plain counting pass; `--store` also writes and reads the incidents through the store.
+    Reports {
+        #[arg(long, default_value_t = 500_000)]
+        incidents: usize,
+        #[arg(long)]
+        store: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The incident queue: start over many open incidents, one durable action, a timer tick.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -49,6 +60,18 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Ingest { posts, json } => {
             let figures: IngestFigures = ingest(posts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+        Command::Reports {
+            incidents,
+            store,
+            json,
+        } => {
+            let figures = otklik::reports::bench::run(incidents, store)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&figures)?);
             } else {

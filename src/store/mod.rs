@@ -19,6 +19,7 @@
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
 //! | `m/` | counter name | u64 BE |
+//! | `rw/` | name (`weekly_note`) | the last ISO week whose weekly note went to the outbox (`2026-W47`) |
 
 mod records;
 
@@ -59,6 +60,7 @@ const CURSOR: &[u8] = b"c/";
 const HEALTH: &[u8] = b"h/";
 const TIMER: &[u8] = b"t/";
 const OUTBOX: &[u8] = b"o/";
+const REPORT_MARK: &[u8] = b"rw/";
 const NEXT_SEQ: &[u8] = b"m/next_seq";
 const NEXT_ALERT: &[u8] = b"m/next_alert";
 const NEXT_INCIDENT: &[u8] = b"m/next_incident";
@@ -330,6 +332,52 @@ impl Store {
                 let (k, v) = kv?;
                 from_json(&k, &v)
             })
+    }
+
+    /// Put an alert into the outbox from a task other than the pipeline thread (the weekly
+    /// note). The pipeline hands out alert ids from the counter it read at the start of its
+    /// transaction; to never take an id it has written, this claims the counter and the
+    /// outbox slot with compare-and-swap. A pipeline transaction that read the counter just
+    /// before may still overwrite the slot: the caller checks with [`Store::alert`] a moment
+    /// later and puts the alert again if it is gone. Returns the id.
+    pub fn put_alert_outside_pipeline(&self, alert: &mut Alert) -> Result<u64> {
+        loop {
+            let current = self.data.get(NEXT_ALERT)?;
+            let id = current.as_ref().map_or(0, |v| be_u64(v)).max(1);
+            let swapped = self.data.compare_and_swap(
+                NEXT_ALERT,
+                current,
+                Some(&(id + 1).to_be_bytes()[..]),
+            )?;
+            if swapped.is_err() {
+                continue;
+            }
+            alert.id = id;
+            let claimed = self.data.compare_and_swap(
+                key(OUTBOX, &id.to_be_bytes()),
+                None as Option<&[u8]>,
+                Some(to_json(alert)),
+            )?;
+            if claimed.is_ok() {
+                self.flush()?;
+                return Ok(id);
+            }
+        }
+    }
+
+    /// A mark the reports keep (`rw/` keys): the last week whose note was sent.
+    pub fn report_mark(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .data
+            .get(key(REPORT_MARK, name.as_bytes()))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Set a report mark durably.
+    pub fn set_report_mark(&self, name: &str, value: &str) -> Result<()> {
+        self.data
+            .insert(key(REPORT_MARK, name.as_bytes()), value.as_bytes())?;
+        self.flush()
     }
 
     pub fn alert(&self, id: u64) -> Result<Option<Alert>> {
