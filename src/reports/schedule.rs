@@ -25,9 +25,6 @@ pub const ROLES: [&str; 2] = ["mcu-head", "curator"];
 /// How often the task looks at the clock.
 const CHECK_EVERY: Duration = Duration::from_secs(60);
 
-/// How long after writing the alert it checks that no pipeline transaction took its slot.
-const VERIFY_AFTER: Duration = Duration::from_secs(2);
-
 /// The week whose note is due at `now`, given the last week sent: the previous ISO week once
 /// this week's sending time has come; before it, the week before last only if it was missed
 /// (a fresh installation does not send old notes).
@@ -118,7 +115,6 @@ pub fn send_if_due(
     store: &Store,
     loaded: &Loaded,
     now: DateTime<Utc>,
-    verify_after: Duration,
 ) -> anyhow::Result<Option<(u64, String)>> {
     let settings = &loaded.settings.reports;
     if !settings.weekly_enabled {
@@ -140,26 +136,10 @@ pub fn send_if_due(
     let Some((label, period)) = due_week(now, last.as_deref(), settings, &loaded.calendar) else {
         return Ok(None);
     };
-    let alert = note_alert(loaded, store, &label, period, now)?;
-    let mut id;
-    let mut attempts = 0;
-    loop {
-        let mut a = alert.clone();
-        id = store.put_alert_outside_pipeline(&mut a)?;
-        std::thread::sleep(verify_after);
-        let kept = store
-            .alert(id)?
-            .is_some_and(|stored| stored.kind == AlertKind::WeeklyNote && stored.title == a.title);
-        attempts += 1;
-        if kept || attempts >= 5 {
-            break;
-        }
-        tracing::warn!(
-            alert = id,
-            "weekly note's outbox slot was taken; writing it again"
-        );
-    }
-    store.set_report_mark(MARK, &label)?;
+    let mut alert = note_alert(loaded, store, &label, period, now)?;
+    // The note and the mark of its week in one write: after a crash it was either sent and
+    // marked, or neither.
+    let id = store.put_alert_with_mark(&mut alert, MARK, &label)?;
     Ok(Some((id, label)))
 }
 
@@ -173,7 +153,7 @@ pub async fn run(
     loop {
         let (s, l) = (store.clone(), loaded.clone());
         let now = clock.now();
-        match tokio::task::spawn_blocking(move || send_if_due(&s, &l, now, VERIFY_AFTER)).await {
+        match tokio::task::spawn_blocking(move || send_if_due(&s, &l, now)).await {
             Ok(Ok(Some((alert, week)))) => {
                 tracing::info!(alert, week, "weekly note written to the outbox")
             }
@@ -247,10 +227,7 @@ mod tests {
             }
             store.commit(batch).unwrap();
             // A new installation sends nothing about the past: it marks W47 done.
-            assert_eq!(
-                send_if_due(&store, &loaded, now, Duration::ZERO).unwrap(),
-                None
-            );
+            assert_eq!(send_if_due(&store, &loaded, now).unwrap(), None);
             assert_eq!(
                 store.report_mark(MARK).unwrap().as_deref(),
                 Some("2026-W47")
@@ -258,9 +235,7 @@ mod tests {
             assert_eq!(store.alerts_after(0).count(), 0);
             // As if the note for W46 had been the last one sent.
             store.set_report_mark(MARK, "2026-W46").unwrap();
-            let (id, week) = send_if_due(&store, &loaded, now, Duration::ZERO)
-                .unwrap()
-                .unwrap();
+            let (id, week) = send_if_due(&store, &loaded, now).unwrap().unwrap();
             assert_eq!(week, "2026-W47");
             let alert = store.alert(id).unwrap().unwrap();
             assert_eq!(alert.kind, AlertKind::WeeklyNote);
@@ -276,10 +251,7 @@ mod tests {
         // Reopened, as after a restart: nothing more to send that week.
         let store = Store::open(&dir.path().join("store")).unwrap();
         let later = now + TimeDelta::hours(30);
-        assert_eq!(
-            send_if_due(&store, &loaded, later, Duration::ZERO).unwrap(),
-            None
-        );
+        assert_eq!(send_if_due(&store, &loaded, later).unwrap(), None);
         assert_eq!(store.alerts_after(0).count(), 1);
         // The id counter moved past it: the pipeline's next alert takes the next slot.
         let mut batch = crate::store::WriteBatch::default();

@@ -70,6 +70,10 @@ const NEXT_INCIDENT: &[u8] = b"m/next_incident";
 pub struct Store {
     db: sled::Db,
     data: sled::Tree,
+    /// The next outbox id, shared by every clone: alerts are written by the pipeline thread
+    /// and by a few tasks of their own (source notices, the weekly note), and no two may get
+    /// the same id.
+    next_alert: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A set of writes applied atomically by [`Store::commit`].
@@ -181,7 +185,21 @@ impl Store {
                 },
             })?;
         let data = db.open_tree("data")?;
-        Ok(Store { db, data })
+        // Past every id handed out: the counter, and the newest alert actually written.
+        let counted = data.get(NEXT_ALERT)?.map_or(1, |v| be_u64(&v));
+        let newest = data
+            .scan_prefix(OUTBOX)
+            .next_back()
+            .transpose()?
+            .map_or(0, |(k, _)| be_u64(&k[OUTBOX.len()..]) + 1);
+        let next_alert = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+            counted.max(newest).max(1),
+        ));
+        Ok(Store {
+            db,
+            data,
+            next_alert,
+        })
     }
 
     /// Apply `batch` atomically and make it durable before returning.
@@ -283,19 +301,19 @@ impl Store {
         Ok(next)
     }
 
-    /// Like [`Store::reserve_seqs`], for outbox alert ids.
+    /// A fresh outbox alert id, unique across every thread writing alerts; `batch` records
+    /// the new high-water mark (`_pending` is kept for the callers' symmetry with the other
+    /// counters).
     pub fn reserve_alert_id(
         &self,
         batch: &mut WriteBatch,
-        pending: &mut Option<u64>,
+        _pending: &mut Option<u64>,
     ) -> Result<u64> {
-        let next = match pending {
-            Some(next) => *next,
-            None => self.counter(NEXT_ALERT)?.max(1),
-        };
-        *pending = Some(next + 1);
-        batch.put_counter(NEXT_ALERT, next + 1);
-        Ok(next)
+        let id = self
+            .next_alert
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        batch.put_counter(NEXT_ALERT, id + 1);
+        Ok(id)
     }
 
     /// Armed timers due at or before `now`, earliest first.
@@ -334,35 +352,27 @@ impl Store {
             })
     }
 
-    /// Put an alert into the outbox from a task other than the pipeline thread (the weekly
-    /// note). The pipeline hands out alert ids from the counter it read at the start of its
-    /// transaction; to never take an id it has written, this claims the counter and the
-    /// outbox slot with compare-and-swap. A pipeline transaction that read the counter just
-    /// before may still overwrite the slot: the caller checks with [`Store::alert`] a moment
-    /// later and puts the alert again if it is gone. Returns the id.
+    /// Put an alert into the outbox, durably, from a task other than the pipeline thread (the
+    /// weekly note). Ids come from the store's shared allocator, so it never collides with
+    /// the pipeline's. Returns the id.
     pub fn put_alert_outside_pipeline(&self, alert: &mut Alert) -> Result<u64> {
-        loop {
-            let current = self.data.get(NEXT_ALERT)?;
-            let id = current.as_ref().map_or(0, |v| be_u64(v)).max(1);
-            let swapped = self.data.compare_and_swap(
-                NEXT_ALERT,
-                current,
-                Some(&(id + 1).to_be_bytes()[..]),
-            )?;
-            if swapped.is_err() {
-                continue;
-            }
-            alert.id = id;
-            let claimed = self.data.compare_and_swap(
-                key(OUTBOX, &id.to_be_bytes()),
-                None as Option<&[u8]>,
-                Some(to_json(alert)),
-            )?;
-            if claimed.is_ok() {
-                self.flush()?;
-                return Ok(id);
-            }
-        }
+        let mut batch = WriteBatch::default();
+        alert.id = self.reserve_alert_id(&mut batch, &mut None)?;
+        batch.put_alert(alert);
+        self.commit(batch)?;
+        Ok(alert.id)
+    }
+
+    /// Put an alert into the outbox and set a report mark in the same durable write.
+    pub fn put_alert_with_mark(&self, alert: &mut Alert, mark: &str, value: &str) -> Result<u64> {
+        let mut batch = WriteBatch::default();
+        alert.id = self.reserve_alert_id(&mut batch, &mut None)?;
+        batch.put_alert(alert);
+        batch
+            .batch
+            .insert(key(REPORT_MARK, mark.as_bytes()), value.as_bytes());
+        self.commit(batch)?;
+        Ok(alert.id)
     }
 
     /// A mark the reports keep (`rw/` keys): the last week whose note was sent.
