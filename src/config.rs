@@ -175,6 +175,8 @@ pub struct Settings {
     pub comments: CommentSettings,
     /// Escalation steps, `[[escalation]]`.
     pub escalation: crate::incidents::escalation::EscalationSettings,
+    /// Alert routing, grouping, quiet hours, retries and channels, `[alerts]`.
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// The daemon process itself.
@@ -678,6 +680,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     settings.deadlines.validate(path)?;
     crate::incidents::escalation::validate(&settings.escalation.0, path)?;
     let people = crate::people::People::load(&file(&settings.files.people), &org)?;
+    settings.alerts.validate(path, &org, &people)?;
     for group in settings.deadlines.group_ids() {
         if knowledge.taxonomy.group(group).is_none() {
             return Err(ConfigError::new(

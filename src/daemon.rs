@@ -54,6 +54,8 @@ pub struct Running {
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
     api_task: Option<tokio::task::JoinHandle<()>>,
+    stop_alerts: CancellationToken,
+    alerts_task: tokio::task::JoinHandle<()>,
 }
 
 /// Open the data directory and start every task. Returns once the daemon is ready.
@@ -137,6 +139,18 @@ pub async fn start(
     }
     pollers.close();
 
+    // The outbox's delivery worker: alerts written by the pipeline and the pollers go out
+    // from here, never from business logic (invariant 6).
+    let stop_alerts = CancellationToken::new();
+    let outbox = crate::alerts::Outbox::new(
+        store.clone(),
+        loaded.settings.alerts.clone(),
+        loaded.people.clone(),
+        loaded.org.clone(),
+        loaded.calendar.clone(),
+    );
+    let alerts_task = tokio::spawn(outbox.run(stop_alerts.clone()));
+
     let stop_api = CancellationToken::new();
     let committed = index.committed_handle();
     let api_state = crate::api::AppState {
@@ -163,6 +177,8 @@ pub async fn start(
         api_addr,
         stop_api,
         api_task,
+        stop_alerts,
+        alerts_task,
     })
 }
 
@@ -175,6 +191,12 @@ impl Running {
         // are answered, since the pipeline drains its queue before it stops.
         self.stop_api.cancel();
         self.stop_polling.cancel();
+        // A send in flight is abandoned: it was not recorded as delivered, so it goes again
+        // after the restart with the same idempotency key.
+        self.stop_alerts.cancel();
+        if (&mut self.alerts_task).await.is_err() {
+            tracing::error!("alerts worker panicked");
+        }
         if tokio::time::timeout(timeout, self.pollers.wait())
             .await
             .is_err()
