@@ -88,6 +88,54 @@ enum Command {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// Alerts to officials.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+    /// The outbox: deliveries waiting or retried, and dead letters with their reasons (reads
+    /// the store: stop the daemon first).
+    Outbox(OutboxArgs),
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// Send a test message to a person (id in people.toml) or to today's holders of a role,
+    /// by every channel configured for them, and show what each channel answered.
+    Test {
+        /// A person id or a role (`admin`, `head:zhkh` …).
+        #[arg(long)]
+        to: String,
+        #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct OutboxArgs {
+    #[command(subcommand)]
+    action: Option<OutboxAction>,
+    /// Data directory (the store and the index).
+    #[arg(long, default_value = "index", global = true)]
+    data_dir: PathBuf,
+    /// Only the dead letters.
+    #[arg(long)]
+    dead: bool,
+    /// Delivered messages too.
+    #[arg(long, conflicts_with = "dead")]
+    all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Put a dead letter back in the queue: the daemon tries it again when it next runs.
+    Retry {
+        /// The delivery number (first column of `otklik outbox`).
+        id: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -373,6 +421,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Alert {
+            action: AlertAction::Test { to, config },
+        } => {
+            let loaded = config::load(&config)?;
+            let results = runtime()?.block_on(otklik::alerts::admin::send_test(
+                &loaded.settings.alerts,
+                &loaded.people,
+                loaded.calendar.timezone(),
+                &to,
+            ));
+            let results = match results {
+                Ok(r) => r,
+                Err(problem) => {
+                    eprintln!("otklik: {problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let mut failed = false;
+            for r in &results {
+                let channel = r.channel.map_or("—", |c| c.id());
+                match &r.result {
+                    Ok(sent) => out!(
+                        "{} ({}), {}: доставлено — {}",
+                        r.person,
+                        r.name,
+                        channel,
+                        sent.answer
+                    ),
+                    Err(e) => {
+                        failed = true;
+                        out!(
+                            "{} ({}), {}: ОШИБКА — {}",
+                            r.person,
+                            r.name,
+                            channel,
+                            e.message
+                        )
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Outbox(args) => outbox(args),
         Command::Reindex { data } => {
             init_logging(LogFormat::Text, DAEMON_LOG);
             let report = otklik::reindex::reindex(&data.data_dir)?;
@@ -385,6 +480,100 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `otklik outbox`: list deliveries, or re-queue a dead letter.
+fn outbox(args: OutboxArgs) -> anyhow::Result<ExitCode> {
+    use otklik::store::DeliveryState;
+    let store = otklik::store::Store::open(&otklik::daemon::DataDir::new(&args.data_dir).store())?;
+    if let Some(OutboxAction::Retry { id }) = args.action {
+        let d = otklik::alerts::admin::retry(&store, id)?;
+        out!(
+            "доставка № {} ({}) снова в очереди: будет отправлена при следующем запуске службы",
+            d.id,
+            d.person
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let states: &[DeliveryState] = if args.dead {
+        &[DeliveryState::Dead]
+    } else if args.all {
+        &[
+            DeliveryState::Pending,
+            DeliveryState::Dead,
+            DeliveryState::Delivered,
+        ]
+    } else {
+        &[DeliveryState::Pending, DeliveryState::Dead]
+    };
+    let mut list = Vec::new();
+    for state in states {
+        list.extend(store.deliveries(*state)?);
+    }
+    list.sort_by_key(|d| d.id);
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let moscow = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Moscow)
+            .format("%d.%m %H:%M:%S")
+            .to_string()
+    };
+    out!(
+        "Ожидают отправки: {}, доставлено: {}, недоставлено: {}, алертов в очереди группировки: {}",
+        store.delivery_count(DeliveryState::Pending),
+        store.delivery_count(DeliveryState::Delivered),
+        store.delivery_count(DeliveryState::Dead),
+        store.queued_alerts()?.len()
+    );
+    if list.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!(
+        "\n{:>6}  {:<12} {:<20} {:<9} {:>7}  {:<15} Тема; ответ или причина",
+        "№",
+        "Состояние",
+        "Кому",
+        "Канал",
+        "Попыток",
+        "Когда"
+    );
+    for d in &list {
+        let (state, when, note) = match d.state {
+            DeliveryState::Pending => (
+                if d.attempts == 0 {
+                    "ожидает"
+                } else {
+                    "повтор"
+                },
+                moscow(d.next_try),
+                d.last_error.clone().unwrap_or_default(),
+            ),
+            DeliveryState::Delivered => (
+                "доставлено",
+                d.delivered_at.map(moscow).unwrap_or_default(),
+                d.answer.clone().unwrap_or_default(),
+            ),
+            DeliveryState::Dead => (
+                "недоставлено",
+                d.last_try.map(moscow).unwrap_or_else(|| moscow(d.created)),
+                d.last_error.clone().unwrap_or_default(),
+            ),
+        };
+        out!(
+            "{:>6}  {:<12} {:<20} {:<9} {:>7}  {:<15} {}; {}",
+            d.id,
+            state,
+            d.person,
+            d.channel.map_or("—", |c| c.id()),
+            d.attempts,
+            when,
+            d.subject,
+            note
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Source health from the running daemon's API, or from the store when no daemon answers.

@@ -689,3 +689,94 @@ async fn a_person_without_channels_gets_a_visible_dead_letter_and_source_notices
     assert!(dead.subject.contains("vk-main"), "{}", dead.subject);
     worker.stop().await;
 }
+
+// ---------------------------------------------------------------- configuration
+
+#[test]
+fn the_shipped_configuration_documents_the_alerts_section_with_its_defaults() {
+    let text = std::fs::read_to_string(common::repo_config().join("otklik.toml")).unwrap();
+    let shipped: otklik::config::Settings = toml::from_str(&text).unwrap();
+    assert!(text.contains("\n[alerts]\n"));
+    assert_eq!(shipped.alerts, AlertSettings::default());
+}
+
+#[test]
+fn check_config_names_the_bad_alerts_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, key) in [
+        (
+            "[alerts.routes]\nnew_incident = [\"executor\", \"head:nowhere\"]\n",
+            "alerts.routes.new_incident[1]",
+        ),
+        (
+            "[alerts.routes]\nnonsense = [\"admin\"]\n",
+            "alerts.routes.nonsense",
+        ),
+        ("[alerts]\nquiet_from = \"25:00\"\n", "alerts.quiet_from"),
+        (
+            "[alerts.email]\nhost = \"smtp.example.org\"\nfrom = \"not an address\"\n",
+            "alerts.email.from",
+        ),
+        (
+            "[[alerts.webhooks]]\nname = \"h\"\nurl = \"ftp://x\"\nsecret = \"0123456789abcdef\"\n",
+            "alerts.webhooks[0].url",
+        ),
+    ] {
+        let path = common::write_config(dir.path(), extra);
+        let e = otklik::config::load(&path).unwrap_err();
+        assert_eq!(e.key, key, "{e}");
+        let out = common::otklik()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(78), "{extra}");
+    }
+}
+
+#[test]
+fn alert_test_reports_what_each_channel_answered() {
+    // No channel configured: the command says so for each holder of the role and fails.
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(dir.path(), "");
+    let out = common::otklik()
+        .args(["alert", "test", "--to", "admin", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("im-coordinator"), "{stdout}");
+    assert!(stdout.contains("нет канала доставки"), "{stdout}");
+    let out = common::otklik()
+        .args(["alert", "test", "--to", "nobody", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_test_sends_through_a_real_smtp_server() {
+    let mail = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, mail.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(
+        dir.path(),
+        &format!(
+            "[alerts.email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Отклик <otklik@gavyam.example>\"\n"
+        ),
+    );
+    let out = common::otklik()
+        .args(["alert", "test", "--to", "zhkh-head", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("email: доставлено — SMTP 250"), "{stdout}");
+    assert_eq!(smtp.messages().len(), 1);
+    let m = parse_mail(&smtp.messages()[0]);
+    assert_eq!(m["subject"], "[Отклик] Проверка канала уведомлений");
+}

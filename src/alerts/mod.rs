@@ -17,6 +17,7 @@
 //!    sooner than the channel's own "retry after"; a permanent refusal or `max_attempts`
 //!    failures park it as a dead letter (`dl/`) for the administrator.
 
+pub mod admin;
 pub mod email;
 pub mod outbox;
 pub mod render;

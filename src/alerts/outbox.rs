@@ -523,6 +523,69 @@ impl Outbox {
     }
 }
 
+/// Where the outbox stands, for `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboxFigures {
+    /// Alerts in the grouping queue (per person).
+    pub queued: usize,
+    /// Deliveries not yet made (first try or retry).
+    pub pending: usize,
+    /// Of those, deliveries that failed at least once.
+    pub failing: usize,
+    pub delivered: usize,
+    pub dead: usize,
+}
+
+impl OutboxFigures {
+    pub fn read(store: &Store) -> Result<OutboxFigures, StoreError> {
+        let pending = store.deliveries(DeliveryState::Pending)?;
+        Ok(OutboxFigures {
+            queued: store.queued_alerts()?.len(),
+            pending: pending.len(),
+            failing: pending.iter().filter(|d| d.attempts > 0).count(),
+            delivered: store.delivery_count(DeliveryState::Delivered),
+            dead: store.delivery_count(DeliveryState::Dead),
+        })
+    }
+
+    /// Prometheus text exposition.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, help, value) in [
+            (
+                "otklik_outbox_queued",
+                "Alerts waiting to be grouped into a message, per person.",
+                self.queued,
+            ),
+            (
+                "otklik_outbox_pending",
+                "Deliveries not yet made (first try or retry).",
+                self.pending,
+            ),
+            (
+                "otklik_outbox_failing",
+                "Pending deliveries that failed at least once.",
+                self.failing,
+            ),
+            (
+                "otklik_outbox_delivered",
+                "Deliveries made.",
+                self.delivered,
+            ),
+            (
+                "otklik_outbox_dead",
+                "Dead letters: deliveries given up, waiting for the administrator.",
+                self.dead,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
 /// What an alert's message says about its incident.
 pub fn incident_context(
     store: &Store,

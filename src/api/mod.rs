@@ -195,6 +195,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
             ));
         }
     }
+    let store = state.store.clone();
+    let outbox =
+        tokio::task::spawn_blocking(move || crate::alerts::outbox::OutboxFigures::read(&store))
+            .await
+            .ok()
+            .and_then(Result::ok);
+    if let Some(f) = outbox {
+        out.push_str(&f.prometheus());
+    }
     let c = &state.counters;
     out.push_str("# HELP otklik_ingest_requests_total Requests to the ingest endpoint.\n# TYPE otklik_ingest_requests_total counter\n");
     out.push_str(&format!(
