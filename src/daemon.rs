@@ -3,7 +3,6 @@
 //! (stop polling, finish what is in flight, final index commit, flush).
 
 use crate::config::Loaded;
-use crate::incidents::detect::Detector;
 use crate::index::{INDEX_DIR, IndexWriterHandle};
 use crate::pipeline::{Activity, Pipeline};
 use crate::sources::SourceSet;
@@ -48,8 +47,15 @@ pub struct Running {
     stop_polling: CancellationToken,
     pollers: TaskTracker,
     jobs: Option<tokio::sync::mpsc::Sender<crate::pipeline::IngestJob>>,
+    /// Requests to the incident queue (user actions, timer ticks).
+    pub queue: Option<tokio::sync::mpsc::Sender<crate::pipeline::QueueJob>>,
+    stop_timers: CancellationToken,
+    timers: Option<tokio::task::JoinHandle<()>>,
+    /// What time it is for the daemon.
+    pub clock: crate::time::Clock,
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
+    data_dir: PathBuf,
     /// Where the HTTP interface listens, when it is enabled.
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
@@ -81,28 +87,39 @@ pub async fn start(
     })
     .await?
     .context("opening the search index")?;
-    let detector_store = store.clone();
-    let incident_settings = loaded.settings.incidents.clone();
-    let detector =
-        tokio::task::spawn_blocking(move || Detector::load(incident_settings, &detector_store))
-            .await?
-            .context("loading open incidents")?;
+    let clock = crate::time::Clock::from_env().map_err(anyhow::Error::msg)?;
+    let pipeline_loaded = loaded.clone();
+    let pipeline_store = store.clone();
+    let index_sender = index.sender();
+    let pipeline_activity = activity.clone();
+    let mut pipeline = tokio::task::spawn_blocking(move || {
+        Pipeline::new(
+            &pipeline_loaded,
+            pipeline_store,
+            index_sender,
+            pipeline_activity,
+            clock,
+        )
+    })
+    .await?
+    .context("loading open incidents")?;
+    let (next_timer_tx, next_timer_rx) = tokio::sync::watch::channel(None);
+    pipeline.next_timer = Some(next_timer_tx);
 
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(loaded.settings.daemon.queue_capacity);
-    let knowledge = Arc::new(loaded.knowledge.clone());
-    let pipeline = Pipeline {
-        store: store.clone(),
-        knowledge: knowledge.clone(),
-        org: Arc::new(loaded.org.clone()),
-        detector,
-        index: index.sender(),
-        activity: activity.clone(),
-        incident_settings: loaded.settings.incidents.clone(),
-    };
+    let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(256);
+    let knowledge = pipeline.knowledge.clone();
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
-        .spawn(move || pipeline.run(jobs_rx))
+        .spawn(move || pipeline.run(jobs_rx, queue_rx))
         .context("starting the pipeline thread")?;
+    let stop_timers = CancellationToken::new();
+    let timers = tokio::spawn(crate::incidents::timers::run(
+        clock,
+        next_timer_rx,
+        queue_tx.clone(),
+        stop_timers.clone(),
+    ));
 
     let stop_polling = CancellationToken::new();
     let pollers = TaskTracker::new();
@@ -152,6 +169,7 @@ pub async fn start(
     let alerts_task = tokio::spawn(outbox.run(stop_alerts.clone()));
 
     let stop_api = CancellationToken::new();
+    let control_token = crate::api::new_token().context("making the control token")?;
     let committed = index.committed_handle();
     let api_state = crate::api::AppState {
         store: store.clone(),
@@ -160,10 +178,17 @@ pub async fn start(
         settings: Arc::new(loaded.settings.api.clone()),
         counters: Arc::new(crate::api::Counters::default()),
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
+        queue: queue_tx.clone(),
+        control_token_sha: Some(crate::api::token_hash(&control_token)),
+        clock,
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
     let (api_addr, api_task) = match api {
-        Some(server) => (Some(server.addr), Some(server.task)),
+        Some(server) => {
+            crate::control::write(&loaded.data_dir, server.addr, &control_token)
+                .context("writing the control file for commands")?;
+            (Some(server.addr), Some(server.task))
+        }
         None => (None, None),
     };
     Ok(Running {
@@ -172,8 +197,13 @@ pub async fn start(
         stop_polling,
         pollers,
         jobs: Some(jobs_tx),
+        queue: Some(queue_tx),
+        stop_timers,
+        timers: Some(timers),
+        clock,
         pipeline: Some(pipeline),
         activity,
+        data_dir: loaded.data_dir.clone(),
         api_addr,
         stop_api,
         api_task,
@@ -190,6 +220,7 @@ impl Running {
         // New pushes are refused; requests already waiting for their posts to be durable
         // are answered, since the pipeline drains its queue before it stops.
         self.stop_api.cancel();
+        crate::control::remove(&self.data_dir);
         self.stop_polling.cancel();
         // A send in flight is abandoned: it was not recorded as delivered, so it goes again
         // after the restart with the same idempotency key.
@@ -215,8 +246,13 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
+        self.stop_timers.cancel();
+        if let Some(timers) = self.timers.take() {
+            let _ = timers.await;
+        }
         // With the last sender gone the pipeline drains its queue and stops.
         self.jobs.take();
+        self.queue.take();
         let pipeline = self.pipeline.take();
         let index = self.index;
         let store = self.store;

@@ -44,6 +44,14 @@ enum Command {
     },
     /// Search the stored posts (tantivy query syntax); works while the daemon runs.
     Search(SearchArgs),
+    /// The incident queue: list, show, and every action of the coordinator; works while the
+    /// daemon runs (through its HTTP API) and without it.
+    Incidents {
+        #[command(flatten)]
+        target: otklik::incidents::cli::Target,
+        #[command(subcommand)]
+        command: otklik::incidents::cli::Command,
+    },
     /// Read posts as JSON lines (corpus format) on stdin; write each with a `predicted` field.
     Classify {
         /// Use this configuration's lexicon, gazetteer and taxonomy instead of the shipped ones.
@@ -351,6 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
+        Command::Incidents { target, command } => otklik::incidents::cli::run(&target, command),
         Command::Sources { config, json } => {
             let loaded = config::load(&config)?;
             let health = runtime()?.block_on(source_health(&loaded))?;

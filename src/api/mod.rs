@@ -2,6 +2,7 @@
 //! their own, source health, liveness and metrics. The only module that knows HTTP for the
 //! daemon's own API (sources speak HTTP as clients in `sources::http`).
 
+mod incidents;
 mod ingest;
 
 use crate::model::Platform;
@@ -75,6 +76,12 @@ pub(crate) struct AppState {
     pub settings: Arc<ApiSettings>,
     pub counters: Arc<Counters>,
     pub committed_seq: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// Requests to the incident queue.
+    pub queue: mpsc::Sender<crate::pipeline::QueueJob>,
+    /// SHA-256 of the control token of `daemon.json` (the CLI on this machine).
+    pub control_token_sha: Option<String>,
+    /// The daemon's time.
+    pub clock: crate::time::Clock,
 }
 
 /// A running HTTP interface.
@@ -101,6 +108,9 @@ pub(crate) async fn serve(
         .route("/metrics", get(metrics))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route("/api/v1/incidents/{id}/actions", post(incidents::act))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
     let task = tokio::spawn(async move {

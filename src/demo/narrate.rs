@@ -75,17 +75,15 @@ impl Narrator {
                 if incident.urgent {
                     status.push_str(" · СРОЧНО");
                 }
-                match self.deadlines.first_response_due(
-                    incident.created,
-                    incident.urgent,
-                    Some(&incident.group),
-                ) {
-                    Ok(due) => status.push_str(&format!(
-                        " · первый ответ до {}",
+                if let Some(c) = &incident.clock
+                    && let Some(due) = c.clock.due()
+                {
+                    status.push_str(&format!(
+                        " · {} до {}",
+                        c.stage.label_ru(),
                         due.with_timezone(&chrono_tz::Europe::Moscow)
                             .format("%d.%m %H:%M")
-                    )),
-                    Err(error) => status.push_str(&format!(" · срок не рассчитан: {error}")),
+                    ));
                 }
                 lines.push(status);
                 lines.join("\n")
@@ -98,6 +96,21 @@ impl Narrator {
                 "{now}  ‼ Инцидент №{} стал резонансным: {} авторов за короткое время",
                 incident.id, incident.authors
             ),
+            Activity::IncidentChanged { incident } => {
+                let mut line = format!(
+                    "{now}  ◆ Инцидент №{}: {}",
+                    incident.id,
+                    incident.status.label_ru()
+                );
+                if let Some(r) = incident.resolution {
+                    line.push_str(&format!(" ({})", r.label_ru()));
+                }
+                if let Some(body) = &incident.waiting_for {
+                    line.push_str(&format!(" · ожидается ответ: {body}"));
+                }
+                line
+            }
+            Activity::Alert { alert } => format!("{now}  ✉ В очередь оповещений: {}", alert.title),
             Activity::SourceHealth {
                 source,
                 state,
