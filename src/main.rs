@@ -101,8 +101,8 @@ enum Command {
         #[command(subcommand)]
         action: AlertAction,
     },
-    /// The outbox: deliveries waiting or retried, and dead letters with their reasons (reads
-    /// the store: stop the daemon first).
+    /// The outbox: deliveries waiting or retried, and dead letters with their reasons; works
+    /// while the daemon runs (through its control file) and when it is stopped.
     Outbox(OutboxArgs),
 }
 
@@ -491,50 +491,63 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `otklik outbox`: list deliveries, or re-queue a dead letter.
+/// `otklik outbox`: list deliveries, or re-queue a dead letter; from the store of a stopped
+/// daemon, or through the running daemon's control file.
 fn outbox(args: OutboxArgs) -> anyhow::Result<ExitCode> {
+    use otklik::alerts::admin::{self, Show};
+    use otklik::control::Access;
     use otklik::store::DeliveryState;
-    let store = otklik::store::Store::open(&otklik::daemon::DataDir::new(&args.data_dir).store())?;
+    let show = if args.dead {
+        Show::Dead
+    } else if args.all {
+        Show::All
+    } else {
+        Show::Open
+    };
+    let access = otklik::control::open(&args.data_dir)?;
     if let Some(OutboxAction::Retry { id }) = args.action {
-        let d = otklik::alerts::admin::retry(&store, id)?;
+        let d = match access {
+            Access::Direct(store) => admin::retry(&store, id)?,
+            Access::Daemon(client) => {
+                runtime()?.block_on(client.post::<_, otklik::store::Delivery>(
+                    &format!("/api/v1/outbox/{id}/retry"),
+                    &serde_json::json!({}),
+                ))?
+            }
+        };
         out!(
-            "доставка № {} ({}) снова в очереди: будет отправлена при следующем запуске службы",
+            "доставка № {} ({}) снова в очереди на отправку",
             d.id,
             d.person
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let states: &[DeliveryState] = if args.dead {
-        &[DeliveryState::Dead]
-    } else if args.all {
-        &[
-            DeliveryState::Pending,
-            DeliveryState::Dead,
-            DeliveryState::Delivered,
-        ]
-    } else {
-        &[DeliveryState::Pending, DeliveryState::Dead]
+    let report = match access {
+        Access::Direct(store) => admin::report(&store, show)?,
+        Access::Daemon(client) => {
+            let show = serde_json::to_value(show)?;
+            runtime()?.block_on(client.get::<admin::OutboxReport>(&format!(
+                "/api/v1/outbox?show={}",
+                show.as_str().unwrap_or("open")
+            )))?
+        }
     };
-    let mut list = Vec::new();
-    for state in states {
-        list.extend(store.deliveries(*state)?);
-    }
-    list.sort_by_key(|d| d.id);
     if args.json {
-        out!("{}", serde_json::to_string_pretty(&list)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let list = &report.deliveries;
     let moscow = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono_tz::Europe::Moscow)
             .format("%d.%m %H:%M:%S")
             .to_string()
     };
     out!(
-        "Ожидают отправки: {}, доставлено: {}, недоставлено: {}, алертов в очереди группировки: {}",
-        store.delivery_count(DeliveryState::Pending),
-        store.delivery_count(DeliveryState::Delivered),
-        store.delivery_count(DeliveryState::Dead),
-        store.queued_alerts()?.len()
+        "Ожидают отправки: {}, доставлено: {}, недоставлено: {}, уведомлений в очереди группировки: {}",
+        report.pending,
+        report.delivered,
+        report.dead,
+        report.queued
     );
     if list.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -548,7 +561,7 @@ fn outbox(args: OutboxArgs) -> anyhow::Result<ExitCode> {
         "Попыток",
         "Когда"
     );
-    for d in &list {
+    for d in list {
         let (state, when, note) = match d.state {
             DeliveryState::Pending => (
                 if d.attempts == 0 {

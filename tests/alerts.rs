@@ -780,3 +780,52 @@ async fn alert_test_sends_through_a_real_smtp_server() {
     let m = parse_mail(&smtp.messages()[0]);
     assert_eq!(m["subject"], "[Отклик] Проверка канала уведомлений");
 }
+
+#[test]
+fn otklik_outbox_lists_dead_letters_while_the_daemon_runs_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(
+        dir.path(),
+        "[alerts]\ngroup_wait_secs = 0\nquiet_from = \"\"\nquiet_until = \"\"\n",
+    );
+    let data = dir.path().join("data");
+    {
+        let store = Store::open(&data.join("store")).unwrap();
+        put_alert(
+            &store,
+            AlertKind::Overdue,
+            &["zhkh-head"],
+            "Просрочен ответ",
+        );
+    }
+    let log = dir.path().join("daemon.log");
+    let mut daemon = common::spawn_daemon(&config, &log);
+    let data_arg = data.to_string_lossy().to_string();
+    // The shipped people have e-mail, but no e-mail server is configured here.
+    common::wait_for(Duration::from_secs(30), "the dead letter", || {
+        let out = common::run(&["outbox", "--data-dir", &data_arg, "--dead", "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .is_ok_and(|r| r["dead"] == 1)
+    });
+    let out = common::run(&["outbox", "--data-dir", &data_arg]);
+    let text = common::stdout(&out);
+    assert!(text.contains("недоставлено: 1"), "{text}");
+    assert!(text.contains("zhkh-head"), "{text}");
+    assert!(text.contains("нет канала доставки"), "{text}");
+    // Re-queued through the daemon: with still no channel it comes back dead, tried once more.
+    let out = common::run(&["outbox", "--data-dir", &data_arg, "retry", "1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    common::wait_for(Duration::from_secs(30), "the retried dead letter", || {
+        let out = common::run(&["outbox", "--data-dir", &data_arg, "--dead", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|r| r["deliveries"][0]["attempts"] == 1)
+    });
+    common::send_signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+    // Stopped: read from the store directly.
+    let out = common::run(&["outbox", "--data-dir", &data_arg, "--dead"]);
+    assert!(common::stdout(&out).contains("недоставлено: 1"));
+    let out = common::run(&["outbox", "--data-dir", &data_arg, "retry", "99"]);
+    assert!(!out.status.success());
+}

@@ -137,3 +137,51 @@ pub async fn send_test(
     }
     Ok(out)
 }
+
+/// Which deliveries `otklik outbox` lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Show {
+    /// Pending (first try or retry) and dead letters.
+    #[default]
+    Open,
+    Dead,
+    /// Delivered too.
+    All,
+}
+
+/// The outbox as the administrator sees it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct OutboxReport {
+    /// Alerts waiting to be grouped into a message.
+    pub queued: usize,
+    pub pending: usize,
+    pub delivered: usize,
+    pub dead: usize,
+    /// The deliveries asked for, by number.
+    pub deliveries: Vec<Delivery>,
+}
+
+pub fn report(store: &Store, show: Show) -> Result<OutboxReport, crate::store::StoreError> {
+    let states: &[DeliveryState] = match show {
+        Show::Open => &[DeliveryState::Pending, DeliveryState::Dead],
+        Show::Dead => &[DeliveryState::Dead],
+        Show::All => &[
+            DeliveryState::Pending,
+            DeliveryState::Dead,
+            DeliveryState::Delivered,
+        ],
+    };
+    let mut deliveries = Vec::new();
+    for state in states {
+        deliveries.extend(store.deliveries(*state)?);
+    }
+    deliveries.sort_by_key(|d| d.id);
+    Ok(OutboxReport {
+        queued: store.queued_alerts()?.len(),
+        pending: store.delivery_count(DeliveryState::Pending),
+        delivered: store.delivery_count(DeliveryState::Delivered),
+        dead: store.delivery_count(DeliveryState::Dead),
+        deliveries,
+    })
+}

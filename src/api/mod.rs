@@ -4,6 +4,7 @@
 
 mod incidents;
 mod ingest;
+mod outbox;
 
 use crate::model::Platform;
 use crate::pipeline::IngestJob;
@@ -111,6 +112,8 @@ pub(crate) async fn serve(
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/actions", post(incidents::act))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
     let task = tokio::spawn(async move {

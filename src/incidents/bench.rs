@@ -71,7 +71,13 @@ const GROUPS: [(&str, &str); 4] = [
     ("blagoustroystvo", "Уборка мусора"),
     ("obrashchenie-s-otkhodami", "Вывоз ТКО"),
 ];
-const TERRITORIES: [&str; 5] = ["gavrilov-yam", "shopsha", "velikoe", "mitino", "zayachiy-kholm"];
+const TERRITORIES: [&str; 5] = [
+    "gavrilov-yam",
+    "shopsha",
+    "velikoe",
+    "mitino",
+    "zayachiy-kholm",
+];
 
 fn synthetic(id: u64, created: DateTime<Utc>, loaded: &Loaded) -> Incident {
     let (group, topic) = GROUPS[id as usize % GROUPS.len()];
