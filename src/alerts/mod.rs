@@ -18,6 +18,7 @@
 //!    failures park it as a dead letter (`dl/`) for the administrator.
 
 pub mod admin;
+pub mod digest;
 pub mod email;
 pub mod outbox;
 pub mod render;
@@ -57,6 +58,9 @@ pub struct AlertSettings {
     pub retry_max_secs: u64,
     /// Deliveries sent at the same time, at most.
     pub concurrency: usize,
+    /// Local time of the daily digest (each official's open incidents and deadlines), on
+    /// working days; empty turns it off.
+    pub daily_digest_at: String,
     /// Which roles hear about which kind of alert when the alert names nobody itself. Keys:
     /// alert kinds; values: roles, where `executor` and `head` mean those of the incident's
     /// owner.
@@ -96,6 +100,7 @@ impl Default for AlertSettings {
             retry_initial_secs: 10,
             retry_max_secs: 3600,
             concurrency: 8,
+            daily_digest_at: "08:30".into(),
             routes,
             email: EmailSettings::default(),
             telegram: TelegramSettings::default(),
@@ -244,6 +249,17 @@ impl AlertSettings {
                     format!("expected a local time HH:MM (or both empty), found `{value}`"),
                 );
             }
+        }
+        if !self.daily_digest_at.is_empty()
+            && NaiveTime::parse_from_str(&self.daily_digest_at, "%H:%M").is_err()
+        {
+            return err(
+                "alerts.daily_digest_at".into(),
+                format!(
+                    "expected a local time HH:MM (or empty), found `{}`",
+                    self.daily_digest_at
+                ),
+            );
         }
         if self.max_attempts == 0 {
             return err("alerts.max_attempts".into(), "expected at least 1".into());

@@ -170,6 +170,13 @@ impl Outbox {
             let this = self.clone();
             let now = Utc::now();
             let due = tokio::task::spawn_blocking(move || {
+                super::digest::write_due(
+                    &this.store,
+                    &this.settings,
+                    &this.people,
+                    &this.calendar,
+                    now,
+                )?;
                 this.route(now)?;
                 this.group(now)?;
                 this.due(now)

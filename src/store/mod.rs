@@ -21,6 +21,7 @@
 //! | `od/` | delivery number, 8 bytes BE | [`Delivery`] pending (first try or retry) |
 //! | `os/` | delivery number, 8 bytes BE | [`Delivery`] delivered |
 //! | `dl/` | delivery number, 8 bytes BE | [`Delivery`] dead letter |
+//! | `m/daily_digest` | — | the last day (`YYYY-MM-DD`) whose daily digests were written |
 //! | `or/` | repeat key (person, kind, subject) | Unix ms, 8 bytes BE: when it was last queued |
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
@@ -73,6 +74,7 @@ const DELIVERY_DEAD: &[u8] = b"dl/";
 const ALERT_REPEAT: &[u8] = b"or/";
 const OUTBOX_CURSOR: &[u8] = b"m/outbox_cursor";
 const NEXT_DELIVERY: &[u8] = b"m/next_delivery";
+const DAILY_DIGEST: &[u8] = b"m/daily_digest";
 const NEXT_SEQ: &[u8] = b"m/next_seq";
 const NEXT_ALERT: &[u8] = b"m/next_alert";
 const NEXT_INCIDENT: &[u8] = b"m/next_incident";
@@ -607,6 +609,12 @@ impl WriteBatch {
     pub fn set_next_delivery(&mut self, next: u64) {
         self.put_counter(NEXT_DELIVERY, next);
     }
+
+    /// Record the day whose daily digests were written.
+    pub fn set_daily_digest(&mut self, day: chrono::NaiveDate) {
+        self.batch.insert(DAILY_DIGEST, day.to_string().as_bytes());
+        self.len += 1;
+    }
 }
 
 impl Store {
@@ -684,6 +692,14 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// The last day whose daily digests were written.
+    pub fn daily_digest(&self) -> Result<Option<chrono::NaiveDate>> {
+        Ok(self
+            .data
+            .get(DAILY_DIGEST)?
+            .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
     }
 
     /// The next delivery id to hand out.
