@@ -802,12 +802,22 @@ fn otklik_outbox_lists_dead_letters_while_the_daemon_runs_and_after() {
     let mut daemon = common::spawn_daemon(&config, &log);
     let data_arg = data.to_string_lossy().to_string();
     // The shipped people have e-mail, but no e-mail server is configured here.
-    common::wait_for(Duration::from_secs(30), "the dead letter", || {
+    let dead = common::wait_until(Duration::from_secs(30), || {
         let out = common::run(&["outbox", "--data-dir", &data_arg, "--dead", "--json"]);
         out.status.success()
             && serde_json::from_slice::<serde_json::Value>(&out.stdout)
                 .is_ok_and(|r| r["dead"] == 1)
     });
+    if !dead {
+        let out = common::run(&["outbox", "--data-dir", &data_arg, "--all"]);
+        let _ = daemon.kill();
+        panic!(
+            "no dead letter: {} {}\ndaemon log:\n{}",
+            common::stdout(&out),
+            common::stderr(&out),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
     let out = common::run(&["outbox", "--data-dir", &data_arg]);
     let text = common::stdout(&out);
     assert!(text.contains("недоставлено: 1"), "{text}");

@@ -99,7 +99,7 @@ fn synthetic(id: u64, created: DateTime<Utc>, loaded: &Loaded) -> Incident {
         territory: Some(territory.into()),
         place: None,
         owner,
-        urgent: id % 17 == 0,
+        urgent: id.is_multiple_of(17),
         resonant: false,
         first_post: format!("vk:-1_{id}"),
         mentions: 1,
