@@ -219,6 +219,7 @@ parts = [{"type": p.get_content_type(), "text": p.get_content()}
 raw_subject = [l for l in raw.decode('ascii', 'replace').splitlines() if l.startswith('Subject:')][0]
 print(json.dumps({"subject": str(m["Subject"]), "raw_subject": raw_subject,
                   "to": str(m["To"]), "from": str(m["From"]), "message_id": str(m["Message-ID"]),
+                  "date": str(m["Date"]), "auto": str(m["Auto-Submitted"]), "key": str(m["X-Otklik-Key"]),
                   "type": m.get_content_type(), "parts": parts}))
 "#;
     let out = Command::new(python())
@@ -278,6 +279,9 @@ async fn email_reaches_a_real_smtp_server_with_russian_subject_and_both_parts() 
         "{}",
         m["message_id"]
     );
+    assert_eq!(m["key"], format!("otklik-alert-{id}.petrov"));
+    assert_eq!(m["auto"], "auto-generated");
+    assert!(m["date"].as_str().unwrap().contains("20"), "{}", m["date"]);
     assert_eq!(m["type"], "multipart/alternative");
     let parts = m["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 2, "{parts:?}");

@@ -7,10 +7,47 @@
 use super::outbox::{SendError, Sent};
 use super::{EmailSettings, SmtpSecurity};
 use crate::store::Delivery;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): no vacation auto-replies to the daemon.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// `X-Otklik-Key`: the delivery's idempotency key, for filters and for telling repeats apart.
+#[derive(Clone)]
+struct OtklikKey(String);
+
+impl Header for OtklikKey {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Otklik-Key")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(OtklikKey(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
 
 /// An SMTP server to send through.
 pub struct EmailChannel {
@@ -59,6 +96,8 @@ impl EmailChannel {
             .to(to)
             .subject(d.subject.clone())
             .message_id(Some(format!("<{}@{}>", d.key, domain)))
+            .header(AutoSubmitted)
+            .header(OtklikKey(d.key.clone()))
             .multipart(MultiPart::alternative_plain_html(
                 d.text.clone(),
                 d.html.clone(),
