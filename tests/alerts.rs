@@ -168,10 +168,16 @@ struct SmtpServer {
 impl SmtpServer {
     /// `dir` holds the maildir (`dir/maildir`, created by the server).
     async fn start(port: u16, dir: &Path) -> SmtpServer {
+        SmtpServer::start_with(port, dir, &[]).await
+    }
+
+    /// With more options of aiosmtpd (TLS certificates).
+    async fn start_with(port: u16, dir: &Path, args: &[String]) -> SmtpServer {
         let maildir = &dir.join("maildir");
         let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(args)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
             .stdout(Stdio::null())
@@ -842,4 +848,85 @@ fn otklik_outbox_lists_dead_letters_while_the_daemon_runs_and_after() {
     assert!(common::stdout(&out).contains("недоставлено: 1"));
     let out = common::run(&["outbox", "--data-dir", &data_arg, "retry", "99"]);
     assert!(!out.status.success());
+}
+
+/// A self-signed certificate for 127.0.0.1: (certificate, key).
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    (cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_over_starttls_and_implicit_tls_with_a_private_ca() {
+    for security in [
+        otklik::alerts::SmtpSecurity::Starttls,
+        otklik::alerts::SmtpSecurity::Tls,
+    ] {
+        let mail = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(mail.path());
+        let port = free_port();
+        let tls_args: Vec<String> = match security {
+            otklik::alerts::SmtpSecurity::Tls => vec![
+                "--smtpscert".into(),
+                cert.display().to_string(),
+                "--smtpskey".into(),
+                key.display().to_string(),
+            ],
+            _ => vec![
+                "--tlscert".into(),
+                cert.display().to_string(),
+                "--tlskey".into(),
+                key.display().to_string(),
+            ],
+        };
+        let smtp = SmtpServer::start_with(port, mail.path(), &tls_args).await;
+        let mut s = smtp_settings(port);
+        s.email.security = security;
+        s.email.ca_file = cert.display().to_string();
+        let worker = Worker::start(s);
+        put_alert(
+            &worker.store,
+            AlertKind::Overdue,
+            &["petrov"],
+            "Просрочен ответ",
+        );
+        let store = worker.store.clone();
+        let start = Instant::now();
+        while smtp.messages().len() != 1 {
+            let errors: Vec<Option<String>> = [DeliveryState::Pending, DeliveryState::Dead]
+                .iter()
+                .flat_map(|s| store.deliveries(*s).unwrap())
+                .map(|d| d.last_error)
+                .collect();
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{security:?}: no message; {errors:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let m = parse_mail(&smtp.messages()[0]);
+        assert_eq!(m["subject"], "[Отклик] Просрочен ответ", "{security:?}");
+        worker.stop().await;
+    }
 }

@@ -10,6 +10,7 @@ use crate::store::Delivery;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -66,6 +67,22 @@ impl EmailChannel {
             SmtpSecurity::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
         };
         let mut builder = builder.timeout(Some(Duration::from_secs(s.timeout_secs)));
+        if !s.ca_file.is_empty() && s.security != SmtpSecurity::Plain {
+            // A private CA (a relay inside the administration's network): trust it too.
+            let pem = std::fs::read(&s.ca_file)
+                .map_err(|e| format!("alerts.email.ca_file {}: {e}", s.ca_file))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| format!("alerts.email.ca_file {}: {e}", s.ca_file))?;
+            let params = TlsParameters::builder(s.host.clone())
+                .add_root_certificate(cert)
+                .build()
+                .map_err(|e| e.to_string())?;
+            builder = builder.tls(if s.security == SmtpSecurity::Tls {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            });
+        }
         if s.port != 0 {
             builder = builder.port(s.port);
         }

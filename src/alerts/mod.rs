@@ -136,6 +136,9 @@ pub struct EmailSettings {
     /// The sender, `Name <address>`.
     pub from: String,
     pub timeout_secs: u64,
+    /// A PEM file of a certificate authority to trust besides the system's (a relay with a
+    /// certificate of the organisation's own CA); empty: the system's only.
+    pub ca_file: String,
 }
 
 impl Default for EmailSettings {
@@ -148,6 +151,7 @@ impl Default for EmailSettings {
             password: String::new(),
             from: "Отклик <otklik@localhost>".into(),
             timeout_secs: 30,
+            ca_file: String::new(),
         }
     }
 }
@@ -310,6 +314,20 @@ impl AlertSettings {
                 return err(
                     "alerts.email.password".into(),
                     "expected both username and password, or neither".into(),
+                );
+            }
+            if !e.ca_file.is_empty()
+                && let Err(problem) = std::fs::read(&e.ca_file)
+                    .map_err(|err| err.to_string())
+                    .and_then(|pem| {
+                        lettre::transport::smtp::client::Certificate::from_pem(&pem)
+                            .map(|_| ())
+                            .map_err(|err| err.to_string())
+                    })
+            {
+                return err(
+                    "alerts.email.ca_file".into(),
+                    format!("expected a readable PEM certificate: {problem}"),
                 );
             }
             if e.timeout_secs == 0 {
