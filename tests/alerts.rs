@@ -930,3 +930,63 @@ async fn email_over_starttls_and_implicit_tls_with_a_private_ca() {
         worker.stop().await;
     }
 }
+
+/// aiosmtpd with authentication required (its `Controller` with an authenticator: the CLI
+/// has no option for it). Accepts login `otklik` with password `пароль-123`.
+async fn start_smtp_with_auth(port: u16, dir: &Path) -> SmtpServer {
+    let script = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+def auth(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b'otklik' \
+        and data.password == 'пароль-123'.encode()
+    return AuthResult(success=ok)
+c = Controller(Mailbox(sys.argv[2]), hostname='127.0.0.1', port=int(sys.argv[1]),
+               authenticator=auth, auth_required=True, auth_require_tls=False)
+c.start()
+while True:
+    time.sleep(3600)
+"#;
+    let maildir = dir.join("maildir");
+    let child = Command::new(python())
+        .args(["-c", script])
+        .arg(port.to_string())
+        .arg(&maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "aiosmtpd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    SmtpServer { child, maildir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_authentication_with_login_and_password() {
+    let mail = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = start_smtp_with_auth(port, mail.path()).await;
+    let mut s = smtp_settings(port);
+    s.email.username = "otklik".into();
+    s.email.password = "пароль-123".into();
+    let worker = Worker::start(s.clone());
+    put_alert(&worker.store, AlertKind::Overdue, &["petrov"], "С паролем");
+    wait_until("the authenticated message", Duration::from_secs(20), || {
+        smtp.messages().len() == 1
+    })
+    .await;
+    let store = worker.store.clone();
+    wait_until("the record", Duration::from_secs(5), || {
+        store.delivery_count(DeliveryState::Delivered) == 1
+    })
+    .await;
+    worker.stop().await;
+}

@@ -166,6 +166,22 @@ impl Outbox {
     /// the restart with the same idempotency key.
     pub async fn run(self, stop: CancellationToken) {
         let channels = Arc::new(Channels::new(&self.settings));
+        // A send that outlives every channel's own time limit is abandoned and retried, so
+        // that one stuck connection cannot hold up the others.
+        let limit = Duration::from_secs(
+            2 * self
+                .settings
+                .webhooks
+                .iter()
+                .map(|w| w.timeout_secs)
+                .chain([
+                    self.settings.email.timeout_secs,
+                    self.settings.telegram.timeout_secs,
+                ])
+                .max()
+                .unwrap_or(30)
+                + 5,
+        );
         loop {
             let this = self.clone();
             let now = Utc::now();
@@ -199,7 +215,16 @@ impl Outbox {
                 let settings = self.settings.clone();
                 let people = self.people.clone();
                 sends.spawn(async move {
-                    let result = channels.send(&settings, &people, &d).await;
+                    let result =
+                        match tokio::time::timeout(limit, channels.send(&settings, &people, &d))
+                            .await
+                        {
+                            Ok(result) => result,
+                            Err(_) => Err(SendError::transient(format!(
+                                "нет ответа за {} с",
+                                limit.as_secs()
+                            ))),
+                        };
                     (d, result)
                 });
             }
