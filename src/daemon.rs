@@ -87,7 +87,7 @@ pub async fn start(
     })
     .await?
     .context("opening the search index")?;
-    let clock = crate::time::Clock::from_env().map_err(anyhow::Error::msg)?;
+    let clock = loaded.clock;
     let pipeline_loaded = loaded.clone();
     let pipeline_store = store.clone();
     let index_sender = index.sender();
@@ -105,6 +105,7 @@ pub async fn start(
     .context("loading open incidents")?;
     let (next_timer_tx, next_timer_rx) = tokio::sync::watch::channel(None);
     pipeline.next_timer = Some(next_timer_tx);
+    let open_incidents = pipeline.open.clone();
 
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(loaded.settings.daemon.queue_capacity);
     let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(256);
@@ -180,6 +181,7 @@ pub async fn start(
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
         queue: queue_tx.clone(),
         control_token_sha: Some(crate::api::token_hash(&control_token)),
+        open: open_incidents,
         clock,
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;

@@ -127,6 +127,8 @@ pub struct Pipeline {
     pub next_timer: Option<watch::Sender<Option<DateTime<Utc>>>>,
     /// What "now" is (a shifted clock in tests and the demo).
     pub clock: crate::time::Clock,
+    /// The open incidents in memory, for the queue page and the API.
+    pub open: crate::incidents::view::OpenIncidents,
 }
 
 impl Pipeline {
@@ -139,6 +141,7 @@ impl Pipeline {
         clock: crate::time::Clock,
     ) -> Result<Pipeline, StoreError> {
         let detector = Detector::load(loaded.settings.incidents.clone(), &store)?;
+        let open = crate::incidents::view::OpenIncidents::load(&store)?;
         let rules = crate::incidents::queue::Rules::from_loaded(loaded);
         Ok(Pipeline {
             store,
@@ -151,6 +154,7 @@ impl Pipeline {
             incident_settings: loaded.settings.incidents.clone(),
             next_timer: None,
             clock,
+            open,
         })
     }
 
@@ -276,6 +280,7 @@ impl Pipeline {
             ..
         } = tx;
         self.store.commit(batch)?;
+        self.open.update(changed.values());
         for incident in changed.values() {
             if let Err(error) = self.detector.refresh(incident, &self.store) {
                 tracing::error!(%error, "refreshing an incident in the detector failed");
@@ -349,6 +354,8 @@ impl Pipeline {
         let mut activity = Vec::new();
         // An incident mentioned many times in one batch is written once, in its last state.
         let mut touched: HashSet<IncidentId> = HashSet::new();
+        // Incidents an official's comment answered, for the watchers.
+        let mut answered: Vec<IncidentId> = Vec::new();
         // Incidents changed by the queue outside the detector (official answers to incidents
         // no longer collecting posts).
         for (
@@ -390,6 +397,7 @@ impl Pipeline {
                         && let Some(id) = parent_incident
                     {
                         self.official_comment(id, &post, &mut tx, &mut touched);
+                        answered.push(id);
                     }
                 }
                 Decision::Opened(id, event) => {
@@ -488,6 +496,11 @@ impl Pipeline {
             }
             return Err(error);
         }
+        self.open.update(
+            touched
+                .iter()
+                .filter_map(|id| self.detector.incident(*id).or_else(|| tx.changed.get(id))),
+        );
         for incident in tx.changed.values() {
             if let Err(error) = self.detector.refresh(incident, &self.store) {
                 tracing::error!(%error, "refreshing an incident in the detector failed");
@@ -506,6 +519,13 @@ impl Pipeline {
             }
             for a in activity {
                 let _ = self.activity.send(a);
+            }
+            for id in answered {
+                if let Some(incident) = self.detector.incident(id).or_else(|| tx.changed.get(&id)) {
+                    let _ = self.activity.send(Activity::IncidentChanged {
+                        incident: Arc::new(incident.clone()),
+                    });
+                }
             }
             for alert in alerts {
                 let _ = self.activity.send(Activity::Alert {

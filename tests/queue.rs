@@ -128,6 +128,22 @@ impl Harness {
             .collect()
     }
 
+    /// The in-memory queue agrees with the store.
+    fn check_open_view(&self) {
+        use otklik::incidents::view::{ListFilter, list};
+        let filter = ListFilter::default();
+        let now = self.p.clock.now();
+        let from_memory = list(&self.store, Some(&self.p.open), &filter, now).unwrap();
+        let from_store = list(&self.store, None, &filter, now).unwrap();
+        let ids = |p: &otklik::incidents::view::ListPage| {
+            p.incidents
+                .iter()
+                .map(|i| (i.id, i.status, i.due()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&from_memory), ids(&from_store));
+    }
+
     fn alerts(&self) -> Vec<otklik::store::Alert> {
         self.store.alerts_after(0).map(Result::unwrap).collect()
     }
@@ -235,6 +251,7 @@ fn an_incident_goes_through_its_lifecycle_with_clocks_timeline_and_alerts() {
     // (Friday closes at 16:00), but never later than 24 calendar hours: Saturday 09:00.
     assert_eq!(i.due(), Some(msk("2026-11-28 09:00")));
     assert_eq!(h.store.timer_count(), 1);
+    h.check_open_view();
 
     let kinds = h.kinds(1);
     let names: Vec<&str> = kinds
@@ -512,6 +529,7 @@ fn the_problem_coming_back_after_closing_reopens_the_incident() {
             .any(|k| matches!(k, EventKind::Reopened { post: Some(p) } if p == "vk:-1_2"))
     );
     assert!(h.alerts().iter().any(|a| a.kind == AlertKind::Reopened));
+    h.check_open_view();
 }
 
 #[test]
@@ -600,6 +618,7 @@ fn merge_split_and_attach_move_posts_between_incidents() {
         .unwrap();
     let keys: Vec<&str> = detail.posts.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["vk:-1_2", "vk:-1_3"]);
+    h.check_open_view();
     assert!(
         detail.posts.iter().all(|p| p.author.is_none()),
         "no personal data unless allowed"

@@ -113,7 +113,8 @@ pub(crate) async fn list(
     let filter = query.filter()?;
     let store = state.store.clone();
     let now = state.clock.now();
-    let page = tokio::task::spawn_blocking(move || view::list(&store, &filter, now))
+    let open = state.open.clone();
+    let page = tokio::task::spawn_blocking(move || view::list(&store, Some(&open), &filter, now))
         .await
         .map_err(internal)?
         .map_err(internal)?;

@@ -83,6 +83,8 @@ pub(crate) struct AppState {
     pub control_token_sha: Option<String>,
     /// The daemon's time.
     pub clock: crate::time::Clock,
+    /// The open incidents, kept by the pipeline thread.
+    pub open: crate::incidents::view::OpenIncidents,
 }
 
 /// A running HTTP interface.

@@ -1,11 +1,9 @@
 //! Tells the person watching `otklik demo` what the daemon is doing, in Russian.
 
-use crate::incidents::deadlines::DeadlinePolicy;
 use crate::org::Org;
 use crate::pipeline::Activity;
 use crate::store::Incident;
 use crate::understand::Knowledge;
-use chrono::Utc;
 use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -14,7 +12,8 @@ use tokio::sync::broadcast;
 pub struct Narrator {
     pub org: Arc<Org>,
     pub knowledge: Arc<Knowledge>,
-    pub deadlines: DeadlinePolicy,
+    /// The service's clock: narration times are the service's times.
+    pub clock: crate::time::Clock,
 }
 
 impl Narrator {
@@ -39,7 +38,9 @@ impl Narrator {
 
     /// One activity as the lines a person reads.
     pub fn describe(&self, event: &Activity) -> String {
-        let now = Utc::now()
+        let now = self
+            .clock
+            .now()
             .with_timezone(&chrono_tz::Europe::Moscow)
             .format("%H:%M:%S");
         match event {

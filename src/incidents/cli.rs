@@ -270,7 +270,7 @@ pub fn run(target: &Target, command: Command) -> anyhow::Result<std::process::Ex
         taxonomy: &loaded.knowledge.taxonomy,
         calendar: &loaded.calendar,
     };
-    let clock = crate::time::Clock::from_env().map_err(anyhow::Error::msg)?;
+    let clock = loaded.clock;
     let mut out = std::io::stdout().lock();
     match command {
         Command::List {
@@ -305,7 +305,7 @@ pub fn run(target: &Target, command: Command) -> anyhow::Result<std::process::Ex
             };
             filter.validate().map_err(anyhow::Error::msg)?;
             let page: ListPage = match &access {
-                Access::Direct(store) => view::list(store, &filter, clock.now())?,
+                Access::Direct(store) => view::list(store, None, &filter, clock.now())?,
                 Access::Daemon(client) => rt.block_on(client.get(&list_path(&filter)))?,
             };
             if json {

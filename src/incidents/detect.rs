@@ -80,8 +80,11 @@ impl Detector {
         let mut detector = Detector::new(settings);
         let recurrence = Duration::days(detector.settings.recurrence_days.into());
         let closed_since = chrono::Utc::now() - recurrence;
-        for incident in store.incidents() {
-            let incident = incident?;
+        // One pass over the records without fingerprints; fingerprints and authors are read
+        // only for the incidents the detector keeps.
+        let mut open = Vec::new();
+        for incident in store.incidents_without_fingerprints() {
+            let mut incident = incident?;
             let recently_closed = incident.resolution != Some(crate::store::Resolution::Duplicate)
                 && recurrence > Duration::zero()
                 && incident
@@ -89,14 +92,26 @@ impl Detector {
                     .closed_at
                     .is_some_and(|t| t >= closed_since);
             if recently_closed && !incident.status.is_open() {
+                incident.fingerprint = store.incident_fingerprint(incident.id)?;
                 detector.closed.insert(incident.id, incident);
             } else if incident.status.is_open() {
                 detector.latest = detector.latest.max(incident.last_mention);
-                let authors = store.incident_authors(incident.id)?.into_iter().collect();
-                detector
-                    .active
-                    .insert(incident.id, Active { incident, authors });
+                open.push(incident);
             }
+        }
+        let horizon = detector
+            .latest
+            .checked_sub_signed(Duration::hours(detector.settings.attach_window_hours * 2))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        for mut incident in open {
+            if incident.last_mention < horizon {
+                continue;
+            }
+            incident.fingerprint = store.incident_fingerprint(incident.id)?;
+            let authors = store.incident_authors(incident.id)?.into_iter().collect();
+            detector
+                .active
+                .insert(incident.id, Active { incident, authors });
         }
         let latest = detector.latest;
         detector.expire(latest);

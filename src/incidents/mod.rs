@@ -8,6 +8,7 @@ pub mod clock;
 pub mod deadlines;
 pub mod detect;
 pub mod escalation;
+pub mod html;
 pub mod queue;
 pub mod timers;
 pub mod view;

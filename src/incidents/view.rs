@@ -9,6 +9,8 @@ use crate::store::{EventKind, Incident, IncidentEvent, IncidentStatus, Store, St
 use crate::understand::Taxonomy;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 /// Which incidents to list.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +74,60 @@ impl ListFilter {
     }
 }
 
+/// The open incidents in memory, kept current by the pipeline thread after each commit: the
+/// queue page and the API list read them without touching the store.
+#[derive(Clone, Default)]
+pub struct OpenIncidents(Arc<RwLock<HashMap<IncidentId, Arc<Incident>>>>);
+
+impl OpenIncidents {
+    /// Every open incident in the store.
+    pub fn load(store: &Store) -> Result<OpenIncidents, StoreError> {
+        let open = OpenIncidents::default();
+        {
+            let mut map = open.0.write().expect("not poisoned");
+            for incident in store.incidents_without_fingerprints() {
+                let incident = incident?;
+                if incident.status.is_open() {
+                    map.insert(incident.id, Arc::new(incident));
+                }
+            }
+        }
+        Ok(open)
+    }
+
+    /// Take in changed incidents: open ones are (re)placed, closed ones leave.
+    pub fn update<'a>(&self, incidents: impl IntoIterator<Item = &'a Incident>) {
+        let mut map = self.0.write().expect("not poisoned");
+        for incident in incidents {
+            if incident.status.is_open() {
+                let mut light = incident.clone();
+                light.fingerprint = Vec::new();
+                map.insert(incident.id, Arc::new(light));
+            } else {
+                map.remove(&incident.id);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().expect("not poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn matching(&self, filter: &ListFilter, now: DateTime<Utc>) -> Vec<Incident> {
+        self.0
+            .read()
+            .expect("not poisoned")
+            .values()
+            .filter(|i| filter.matches(i, now))
+            .map(|i| (**i).clone())
+            .collect()
+    }
+}
+
 /// A page of the queue.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ListPage {
@@ -80,17 +136,28 @@ pub struct ListPage {
     pub incidents: Vec<Incident>,
 }
 
-/// List incidents from the store.
+/// List incidents: open ones from memory when `open` is given and the filter asks for open
+/// statuses only, otherwise from the store.
 pub fn list(
     store: &Store,
+    open: Option<&OpenIncidents>,
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<ListPage, StoreError> {
+    let only_open = filter
+        .status
+        .iter()
+        .all(|s| IncidentStatus::from_id(s).is_some_and(IncidentStatus::is_open));
     let mut found = Vec::new();
-    for incident in store.incidents() {
-        let incident = incident?;
-        if filter.matches(&incident, now) {
-            found.push(incident);
+    match open {
+        Some(open) if only_open => found = open.matching(filter, now),
+        _ => {
+            for incident in store.incidents_without_fingerprints() {
+                let incident = incident?;
+                if filter.matches(&incident, now) {
+                    found.push(incident);
+                }
+            }
         }
     }
     match filter.sort.as_deref().unwrap_or("deadline") {

@@ -394,6 +394,23 @@ impl Store {
         })
     }
 
+    /// Every incident, oldest first, without their fingerprints (lists and reports).
+    pub fn incidents_without_fingerprints(&self) -> impl Iterator<Item = Result<Incident>> + '_ {
+        self.data.scan_prefix(INCIDENT).map(|kv| {
+            let (k, v) = kv?;
+            from_json(&k, &v)
+        })
+    }
+
+    /// The stems an incident remembers for near-duplicate comparison.
+    pub fn incident_fingerprint(&self, id: IncidentId) -> Result<Vec<u32>> {
+        let fk = key(INCIDENT_FINGERPRINT, &id.to_be_bytes());
+        match self.data.get(&fk)? {
+            Some(fp) => from_json(&fk, &fp),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn incident_from(&self, k: &[u8], v: &[u8]) -> Result<Incident> {
         let mut incident: Incident = from_json(k, v)?;
         let fk = key(INCIDENT_FINGERPRINT, &incident.id.to_be_bytes());
