@@ -166,7 +166,8 @@ pub async fn start(
         loaded.people.clone(),
         loaded.org.clone(),
         loaded.calendar.clone(),
-    );
+    )
+    .with_clock(clock);
     let alerts_task = tokio::spawn(outbox.run(stop_alerts.clone()));
 
     let stop_api = CancellationToken::new();

@@ -140,6 +140,9 @@ pub struct Outbox {
     pub people: Arc<People>,
     pub org: Arc<Org>,
     pub calendar: Arc<WorkCalendar>,
+    /// The daemon's clock (shifted in tests and the demo, like the deadlines'): group waits,
+    /// quiet hours, retries and the daily digest follow it.
+    pub clock: crate::time::Clock,
     /// Alert ids found missing below the newest, and since when.
     gaps: Arc<Mutex<HashMap<u64, Instant>>>,
 }
@@ -158,8 +161,15 @@ impl Outbox {
             people: Arc::new(people),
             org: Arc::new(org),
             calendar,
+            clock: crate::time::Clock::system(),
             gaps: Default::default(),
         }
+    }
+
+    /// The same worker on `clock`.
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> Outbox {
+        self.clock = clock;
+        self
     }
 
     /// Work until `stop`: a send in flight when it comes is abandoned, and sent again after
@@ -184,7 +194,7 @@ impl Outbox {
         );
         loop {
             let this = self.clone();
-            let now = Utc::now();
+            let now = self.clock.now();
             let due = tokio::task::spawn_blocking(move || {
                 super::digest::write_due(
                     &this.store,
@@ -239,7 +249,8 @@ impl Outbox {
                         Some(Ok((d, result))) => {
                             let this = self.clone();
                             let recorded = tokio::task::spawn_blocking(move || {
-                                this.record(d, result, Utc::now())
+                                let now = this.clock.now();
+                                this.record(d, result, now)
                             })
                             .await;
                             if let Ok(Err(e)) = recorded {
