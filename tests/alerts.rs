@@ -990,3 +990,89 @@ async fn smtp_authentication_with_login_and_password() {
     .await;
     worker.stop().await;
 }
+
+/// From business logic to the official: a post opens an incident through the pipeline, the
+/// queue writes its alert into the outbox, the worker delivers it with the incident's details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_incident_reaches_its_executor_with_topic_place_deadline_and_links() {
+    use chrono::TimeZone;
+    let (r, addr) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = otklik::config::Loaded::embedded(dir.path().to_path_buf());
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let index = otklik::index::IndexWriterHandle::start(
+        &dir.path().join("search"),
+        store.clone(),
+        &otklik::config::IndexSettings::default(),
+    )
+    .unwrap();
+    let (activity, _) = tokio::sync::broadcast::channel(16);
+    // Tuesday 24 November 2026, 10:00 in Moscow.
+    let tuesday = chrono::Utc.with_ymd_and_hms(2026, 11, 24, 7, 0, 0).unwrap();
+    let mut pipeline = otklik::pipeline::Pipeline::new(
+        &loaded,
+        store.clone(),
+        index.sender(),
+        activity,
+        otklik::time::Clock::fixed(tuesday),
+    )
+    .unwrap();
+    let key = otklik::model::PostKey::new(otklik::model::Platform::Vk, "-1_1");
+    tokio::task::block_in_place(|| {
+        pipeline
+            .ingest(vec![otklik::model::Post {
+                key,
+                source: "test".into(),
+                url: Some("https://vk.com/wall-1_1".into()),
+                community: "Подслушано Гаврилов-Ям".into(),
+                community_territory: Some("gavrilov-yam".into()),
+                author: Some("Анна".into()),
+                author_url: None,
+                author_kind: otklik::model::AuthorKind::Resident,
+                published: tuesday,
+                fetched: tuesday,
+                title: None,
+                text: "На улице Кирова в Гаврилов-Яме нет воды с утра, когда дадут воду? Дети без воды".into(),
+                parent: None,
+            }])
+            .unwrap()
+    });
+    let alert = store.alerts_after(0).next().unwrap().unwrap();
+    assert_eq!(alert.kind, AlertKind::NewIncident);
+
+    let org = Org::embedded();
+    let people = People::parse(
+        Path::new("people.toml"),
+        "[[person]]\nid = \"ivanova\"\nname = \"Иванова И. И.\"\nroles = [\"executor:zhkh\"]\nwebhook = \"hook\"\n",
+        &org,
+    )
+    .unwrap();
+    let mut s = settings();
+    s.webhooks = webhook(addr);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(
+        Outbox::new(store.clone(), s, people, org, loaded.calendar.clone()).run(stop.clone()),
+    );
+    wait_until("delivery", Duration::from_secs(20), || {
+        store.delivery_count(DeliveryState::Delivered) == 1
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    let got = r.got.lock().unwrap().clone();
+    assert_eq!(got[0].1["person"], "ivanova");
+    let text = got[0].1["text"].as_str().unwrap();
+    for part in [
+        "Инцидент: № 1",
+        "Срок: 2026-11-25 09:45",
+        "Исходное сообщение: https://vk.com/wall-1_1",
+        "Карточка инцидента: http://otklik.test/incidents/1",
+        "нет воды",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("Тема: ") && text.contains("Территория: "),
+        "{text}"
+    );
+}
