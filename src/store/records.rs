@@ -362,7 +362,8 @@ pub struct IncidentEvent {
 /// configuration's business.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Outbox number; `otklik-alert-{id}` is the idempotency key of every delivery.
+    /// Outbox number; `otklik-alert-{id}.{person}` is the idempotency key of its delivery to
+    /// a person (`otklik-digest-{first}-{last}.{person}` when grouped into a digest).
     pub id: u64,
     pub at: DateTime<Utc>,
     pub kind: AlertKind,
