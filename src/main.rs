@@ -356,6 +356,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 loaded.knowledge.taxonomy.groups.len(),
                 loaded.data_dir.display()
             );
+            let alerts = &loaded.settings.alerts;
+            let on = |yes: bool, done: &'static str, not_done: &'static str| {
+                if yes { done } else { not_done }
+            };
+            let unreachable: Vec<&str> = loaded
+                .people
+                .persons
+                .iter()
+                .filter(|p| otklik::alerts::route::channels(p, alerts).is_empty())
+                .map(|p| p.id.as_str())
+                .collect();
+            out!(
+                "Уведомления: почта SMTP {}, бот Telegram {}, вебхуков: {}; сотрудников без канала доставки: {} из {}{}",
+                on(alerts.email.enabled(), "настроена", "не настроена"),
+                on(alerts.telegram.enabled(), "настроен", "не настроен"),
+                alerts.webhooks.len(),
+                unreachable.len(),
+                loaded.people.persons.len(),
+                if unreachable.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({}{})",
+                        unreachable[..unreachable.len().min(5)].join(", "),
+                        if unreachable.len() > 5 { ", …" } else { "" }
+                    )
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),

@@ -759,6 +759,17 @@ fn alert_test_reports_what_each_channel_answered() {
     assert!(stdout.contains("im-coordinator"), "{stdout}");
     assert!(stdout.contains("нет канала доставки"), "{stdout}");
     let out = common::otklik()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("почта SMTP не настроена")
+            && stdout.contains("сотрудников без канала доставки"),
+        "{stdout}"
+    );
+    let out = common::otklik()
         .args(["alert", "test", "--to", "nobody", "--config"])
         .arg(&path)
         .output()
