@@ -177,6 +177,8 @@ pub struct Settings {
     pub escalation: crate::incidents::escalation::EscalationSettings,
     /// Reports: the weekly note's schedule, links, rating and growth parameters.
     pub reports: crate::reports::ReportSettings,
+    /// Alert routing, grouping, quiet hours, retries and channels, `[alerts]`.
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// The daemon process itself.
@@ -686,6 +688,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     settings.reports.validate(path)?;
     crate::incidents::escalation::validate(&settings.escalation.0, path)?;
     let people = crate::people::People::load(&file(&settings.files.people), &org)?;
+    settings.alerts.validate(path, &org, &people)?;
     for group in settings.deadlines.group_ids() {
         if knowledge.taxonomy.group(group).is_none() {
             return Err(ConfigError::new(

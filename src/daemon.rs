@@ -60,6 +60,8 @@ pub struct Running {
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
     api_task: Option<tokio::task::JoinHandle<()>>,
+    stop_alerts: CancellationToken,
+    alerts_task: tokio::task::JoinHandle<()>,
 }
 
 /// Open the data directory and start every task. Returns once the daemon is ready.
@@ -163,6 +165,19 @@ pub async fn start(
     }
     pollers.close();
 
+    // The outbox's delivery worker: alerts written by the pipeline and the pollers go out
+    // from here, never from business logic (invariant 6).
+    let stop_alerts = CancellationToken::new();
+    let outbox = crate::alerts::Outbox::new(
+        store.clone(),
+        loaded.settings.alerts.clone(),
+        loaded.people.clone(),
+        loaded.org.clone(),
+        loaded.calendar.clone(),
+    )
+    .with_clock(clock);
+    let alerts_task = tokio::spawn(outbox.run(stop_alerts.clone()));
+
     let stop_api = CancellationToken::new();
     let control_token = crate::api::new_token().context("making the control token")?;
     let committed = index.committed_handle();
@@ -209,6 +224,8 @@ pub async fn start(
         api_addr,
         stop_api,
         api_task,
+        stop_alerts,
+        alerts_task,
     })
 }
 
@@ -222,6 +239,12 @@ impl Running {
         self.stop_api.cancel();
         crate::control::remove(&self.data_dir);
         self.stop_polling.cancel();
+        // A send in flight is abandoned: it was not recorded as delivered, so it goes again
+        // after the restart with the same idempotency key.
+        self.stop_alerts.cancel();
+        if (&mut self.alerts_task).await.is_err() {
+            tracing::error!("alerts worker panicked");
+        }
         if tokio::time::timeout(timeout, self.pollers.wait())
             .await
             .is_err()

@@ -13,6 +13,7 @@
 //!
 //! ARCHITECTURE.md states the invariants these modules keep.
 
+pub mod alerts;
 pub mod api;
 pub mod bench;
 pub mod config;

@@ -99,6 +99,54 @@ enum Command {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// Alerts to officials.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+    /// The outbox: deliveries waiting or retried, and dead letters with their reasons; works
+    /// while the daemon runs (through its control file) and when it is stopped.
+    Outbox(OutboxArgs),
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// Send a test message to a person (id in people.toml) or to today's holders of a role,
+    /// by every channel configured for them, and show what each channel answered.
+    Test {
+        /// A person id or a role (`admin`, `head:zhkh` …).
+        #[arg(long)]
+        to: String,
+        #[arg(long, env = "OTKLIK_CONFIG", default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct OutboxArgs {
+    #[command(subcommand)]
+    action: Option<OutboxAction>,
+    /// Data directory (the store and the index).
+    #[arg(long, default_value = "index", global = true)]
+    data_dir: PathBuf,
+    /// Only the dead letters.
+    #[arg(long)]
+    dead: bool,
+    /// Delivered messages too.
+    #[arg(long, conflicts_with = "dead")]
+    all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Put a dead letter back in the queue: the daemon tries it again when it next runs.
+    Retry {
+        /// The delivery number (first column of `otklik outbox`).
+        id: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -346,6 +394,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 loaded.knowledge.taxonomy.groups.len(),
                 loaded.data_dir.display()
             );
+            let alerts = &loaded.settings.alerts;
+            let on = |yes: bool, done: &'static str, not_done: &'static str| {
+                if yes { done } else { not_done }
+            };
+            let unreachable: Vec<&str> = loaded
+                .people
+                .persons
+                .iter()
+                .filter(|p| otklik::alerts::route::channels(p, alerts).is_empty())
+                .map(|p| p.id.as_str())
+                .collect();
+            out!(
+                "Уведомления: почта SMTP {}, бот Telegram {}, вебхуков: {}; сотрудников без канала доставки: {} из {}{}",
+                on(alerts.email.enabled(), "настроена", "не настроена"),
+                on(alerts.telegram.enabled(), "настроен", "не настроен"),
+                alerts.webhooks.len(),
+                unreachable.len(),
+                loaded.people.persons.len(),
+                if unreachable.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({}{})",
+                        unreachable[..unreachable.len().min(5)].join(", "),
+                        if unreachable.len() > 5 { ", …" } else { "" }
+                    )
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
@@ -421,6 +497,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => report(args),
+        Command::Alert {
+            action: AlertAction::Test { to, config },
+        } => {
+            let loaded = config::load(&config)?;
+            let results = runtime()?.block_on(otklik::alerts::admin::send_test(
+                &loaded.settings.alerts,
+                &loaded.people,
+                loaded.calendar.timezone(),
+                &to,
+            ));
+            let results = match results {
+                Ok(r) => r,
+                Err(problem) => {
+                    eprintln!("otklik: {problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let mut failed = false;
+            for r in &results {
+                let channel = r.channel.map_or("—", |c| c.id());
+                match &r.result {
+                    Ok(sent) => out!(
+                        "{} ({}), {}: доставлено — {}",
+                        r.person,
+                        r.name,
+                        channel,
+                        sent.answer
+                    ),
+                    Err(e) => {
+                        failed = true;
+                        out!(
+                            "{} ({}), {}: ОШИБКА — {}",
+                            r.person,
+                            r.name,
+                            channel,
+                            e.message
+                        )
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Outbox(args) => outbox(args),
         Command::Reindex { data } => {
             init_logging(LogFormat::Text, DAEMON_LOG);
             let report = otklik::reindex::reindex(&data.data_dir)?;
@@ -433,6 +556,113 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `otklik outbox`: list deliveries, or re-queue a dead letter; from the store of a stopped
+/// daemon, or through the running daemon's control file.
+fn outbox(args: OutboxArgs) -> anyhow::Result<ExitCode> {
+    use otklik::alerts::admin::{self, Show};
+    use otklik::control::Access;
+    use otklik::store::DeliveryState;
+    let show = if args.dead {
+        Show::Dead
+    } else if args.all {
+        Show::All
+    } else {
+        Show::Open
+    };
+    let access = otklik::control::open(&args.data_dir)?;
+    if let Some(OutboxAction::Retry { id }) = args.action {
+        let d = match access {
+            Access::Direct(store) => admin::retry(&store, id)?,
+            Access::Daemon(client) => {
+                runtime()?.block_on(client.post::<_, otklik::store::Delivery>(
+                    &format!("/api/v1/outbox/{id}/retry"),
+                    &serde_json::json!({}),
+                ))?
+            }
+        };
+        out!(
+            "доставка № {} ({}) снова в очереди на отправку",
+            d.id,
+            d.person
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = match access {
+        Access::Direct(store) => admin::report(&store, show)?,
+        Access::Daemon(client) => {
+            let show = serde_json::to_value(show)?;
+            runtime()?.block_on(client.get::<admin::OutboxReport>(&format!(
+                "/api/v1/outbox?show={}",
+                show.as_str().unwrap_or("open")
+            )))?
+        }
+    };
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list = &report.deliveries;
+    let moscow = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Moscow)
+            .format("%d.%m %H:%M:%S")
+            .to_string()
+    };
+    out!(
+        "Ожидают отправки: {}, доставлено: {}, недоставлено: {}, уведомлений в очереди группировки: {}",
+        report.pending,
+        report.delivered,
+        report.dead,
+        report.queued
+    );
+    if list.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!(
+        "\n{:>6}  {:<12} {:<20} {:<9} {:>7}  {:<15} Тема; ответ или причина",
+        "№",
+        "Состояние",
+        "Кому",
+        "Канал",
+        "Попыток",
+        "Когда"
+    );
+    for d in list {
+        let (state, when, note) = match d.state {
+            DeliveryState::Pending => (
+                if d.attempts == 0 {
+                    "ожидает"
+                } else {
+                    "повтор"
+                },
+                moscow(d.next_try),
+                d.last_error.clone().unwrap_or_default(),
+            ),
+            DeliveryState::Delivered => (
+                "доставлено",
+                d.delivered_at.map(moscow).unwrap_or_default(),
+                d.answer.clone().unwrap_or_default(),
+            ),
+            DeliveryState::Dead => (
+                "недоставлено",
+                d.last_try.map(moscow).unwrap_or_else(|| moscow(d.created)),
+                d.last_error.clone().unwrap_or_default(),
+            ),
+        };
+        out!(
+            "{:>6}  {:<12} {:<20} {:<9} {:>7}  {:<15} {}; {}",
+            d.id,
+            state,
+            d.person,
+            d.channel.map_or("—", |c| c.id()),
+            d.attempts,
+            when,
+            d.subject,
+            note
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Source health from the running daemon's API, or from the store when no daemon answers.

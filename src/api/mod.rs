@@ -4,6 +4,7 @@
 
 mod incidents;
 mod ingest;
+mod outbox;
 
 use crate::model::Platform;
 use crate::pipeline::IngestJob;
@@ -117,6 +118,8 @@ pub(crate) async fn serve(
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/actions", post(incidents::act))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
     if let Some(reports) = reports {
@@ -213,6 +216,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 h.consecutive_failures
             ));
         }
+    }
+    let store = state.store.clone();
+    let outbox =
+        tokio::task::spawn_blocking(move || crate::alerts::outbox::OutboxFigures::read(&store))
+            .await
+            .ok()
+            .and_then(Result::ok);
+    if let Some(f) = outbox {
+        out.push_str(&f.prometheus());
     }
     let c = &state.counters;
     out.push_str("# HELP otklik_ingest_requests_total Requests to the ingest endpoint.\n# TYPE otklik_ingest_requests_total counter\n");

@@ -16,6 +16,13 @@
 //! | `n/` | notice number, 8 bytes BE | [`AdminNotice`] |
 //! | `t/` | due time (Unix ms, 8 bytes BE) + incident id, 8 bytes BE | empty: an armed timer |
 //! | `o/` | alert number, 8 bytes BE | [`Alert`] (the outbox) |
+//! | `ox/` | alert number, 8 bytes BE | empty: the alert was routed (only above the outbox cursor) |
+//! | `oq/` | person + `\0` + alert number, 8 bytes BE | [`QueuedAlert`]: waiting to be grouped |
+//! | `od/` | delivery number, 8 bytes BE | [`Delivery`] pending (first try or retry) |
+//! | `os/` | delivery number, 8 bytes BE | [`Delivery`] delivered |
+//! | `dl/` | delivery number, 8 bytes BE | [`Delivery`] dead letter |
+//! | `m/daily_digest` | — | the last day (`YYYY-MM-DD`) whose daily digests were written |
+//! | `or/` | repeat key (person, kind, subject) | Unix ms, 8 bytes BE: when it was last queued |
 //! | `c/` | source name | cursor (opaque JSON) |
 //! | `h/` | source name | [`SourceHealth`] |
 //! | `m/` | counter name | u64 BE |
@@ -61,6 +68,15 @@ const HEALTH: &[u8] = b"h/";
 const TIMER: &[u8] = b"t/";
 const OUTBOX: &[u8] = b"o/";
 const REPORT_MARK: &[u8] = b"rw/";
+const ALERT_ROUTED: &[u8] = b"ox/";
+const ALERT_QUEUED: &[u8] = b"oq/";
+const DELIVERY_PENDING: &[u8] = b"od/";
+const DELIVERY_SENT: &[u8] = b"os/";
+const DELIVERY_DEAD: &[u8] = b"dl/";
+const ALERT_REPEAT: &[u8] = b"or/";
+const OUTBOX_CURSOR: &[u8] = b"m/outbox_cursor";
+const NEXT_DELIVERY: &[u8] = b"m/next_delivery";
+const DAILY_DIGEST: &[u8] = b"m/daily_digest";
 const NEXT_SEQ: &[u8] = b"m/next_seq";
 const NEXT_ALERT: &[u8] = b"m/next_alert";
 const NEXT_INCIDENT: &[u8] = b"m/next_incident";
@@ -518,12 +534,17 @@ impl Store {
             .collect()
     }
 
-    /// Record a notice for the administrator, durably.
+    /// Record a notice for the administrator, durably, with its alert to the `admin` role in
+    /// the same write (invariant 6).
     pub fn push_notice(&self, notice: &AdminNotice) -> Result<()> {
         let id = self.db.generate_id()?;
-        self.data
-            .insert(key(NOTICE, &id.to_be_bytes()), to_json(notice))?;
-        self.flush()
+        let mut batch = WriteBatch::default();
+        batch
+            .batch
+            .insert(key(NOTICE, &id.to_be_bytes()), to_json(notice));
+        let alert_id = self.reserve_alert_id(&mut batch, &mut None)?;
+        batch.put_alert(&notice_alert(alert_id, notice));
+        self.commit(batch)
     }
 
     /// Every notice, oldest first.
@@ -544,6 +565,209 @@ impl Store {
             .insert(key(HEALTH, health.source.as_bytes()), to_json(health))?;
         Ok(())
     }
+}
+
+/// The alert that tells the administrator about a notice.
+fn notice_alert(id: u64, notice: &AdminNotice) -> Alert {
+    use crate::sources::HealthState;
+    let recovered = notice.state == HealthState::Ok;
+    let title = if recovered {
+        format!("Источник «{}» снова работает", notice.source)
+    } else {
+        format!("Источник «{}»: {}", notice.source, notice.state.label_ru())
+    };
+    let mut body = format!(
+        "Источник: {} ({}).\nСостояние: {}.",
+        notice.source,
+        notice.platform.as_str(),
+        notice.state.label_ru()
+    );
+    if !recovered {
+        body.push_str(&format!(
+            "\nНеудачных попыток подряд: {}.",
+            notice.consecutive_failures
+        ));
+        if let Some(e) = &notice.error {
+            body.push_str(&format!("\nПоследняя ошибка: {e}"));
+        }
+    }
+    Alert {
+        id,
+        at: notice.at,
+        kind: if recovered {
+            AlertKind::SourceRecovered
+        } else {
+            AlertKind::SourceFailing
+        },
+        incident: None,
+        roles: vec!["admin".into()],
+        persons: Vec::new(),
+        urgent: false,
+        title,
+        body,
+    }
+}
+
+/// The alerts workers' records: routing marks, the grouping queue, deliveries, dead letters.
+impl WriteBatch {
+    /// Mark alert `id` as routed (its persons queued).
+    pub fn mark_alert_routed(&mut self, id: u64) {
+        self.batch.insert(key(ALERT_ROUTED, &id.to_be_bytes()), &[]);
+        self.len += 1;
+    }
+
+    /// Move the outbox cursor to `id`, dropping the routed marks it now covers.
+    pub fn set_outbox_cursor(&mut self, from: u64, to: u64) {
+        for id in from.saturating_add(1)..=to {
+            self.batch.remove(key(ALERT_ROUTED, &id.to_be_bytes()));
+        }
+        self.batch.insert(OUTBOX_CURSOR, &to.to_be_bytes());
+        self.len += 1;
+    }
+
+    pub fn put_queued(&mut self, q: &QueuedAlert) {
+        self.batch
+            .insert(queued_key(&q.person, q.alert), to_json(q));
+        self.len += 1;
+    }
+
+    pub fn remove_queued(&mut self, q: &QueuedAlert) {
+        self.batch.remove(queued_key(&q.person, q.alert));
+        self.len += 1;
+    }
+
+    /// Record when an alert with repeat key `repeat` was last queued.
+    pub fn put_repeat(&mut self, repeat: &str, at: DateTime<Utc>) {
+        self.batch.insert(
+            key(ALERT_REPEAT, repeat.as_bytes()),
+            &(at.timestamp_millis().max(0) as u64).to_be_bytes(),
+        );
+        self.len += 1;
+    }
+
+    /// Write a delivery under the prefix of its state, removing it from `previous`'s.
+    pub fn put_delivery(&mut self, d: &Delivery, previous: Option<DeliveryState>) {
+        if let Some(previous) = previous
+            && previous != d.state
+        {
+            self.batch
+                .remove(key(delivery_prefix(previous), &d.id.to_be_bytes()));
+        }
+        self.batch.insert(
+            key(delivery_prefix(d.state), &d.id.to_be_bytes()),
+            to_json(d),
+        );
+        self.len += 1;
+    }
+
+    pub fn set_next_delivery(&mut self, next: u64) {
+        self.put_counter(NEXT_DELIVERY, next);
+    }
+
+    /// Record the day whose daily digests were written.
+    pub fn set_daily_digest(&mut self, day: chrono::NaiveDate) {
+        self.batch.insert(DAILY_DIGEST, day.to_string().as_bytes());
+        self.len += 1;
+    }
+}
+
+impl Store {
+    /// How far the alerts workers have routed the outbox: every alert up to it is routed.
+    pub fn outbox_cursor(&self) -> Result<u64> {
+        self.counter(OUTBOX_CURSOR)
+    }
+
+    pub fn alert_routed(&self, id: u64) -> Result<bool> {
+        Ok(self
+            .data
+            .contains_key(key(ALERT_ROUTED, &id.to_be_bytes()))?)
+    }
+
+    /// The highest alert id handed out so far (0 when none).
+    pub fn last_alert_id(&self) -> Result<u64> {
+        Ok(self
+            .next_alert
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .saturating_sub(1))
+    }
+
+    /// Every alert waiting in the grouping queue, by person, then alert id.
+    pub fn queued_alerts(&self) -> Result<Vec<QueuedAlert>> {
+        self.data
+            .scan_prefix(ALERT_QUEUED)
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+            .collect()
+    }
+
+    /// When an alert with repeat key `repeat` was last queued.
+    pub fn repeat(&self, repeat: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .data
+            .get(key(ALERT_REPEAT, repeat.as_bytes()))?
+            .and_then(|v| DateTime::<Utc>::from_timestamp_millis(be_u64(&v) as i64)))
+    }
+
+    /// Deliveries in `state`, oldest first.
+    pub fn deliveries(&self, state: DeliveryState) -> Result<Vec<Delivery>> {
+        self.data
+            .scan_prefix(delivery_prefix(state))
+            .map(|kv| {
+                let (k, v) = kv?;
+                from_json(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Number of deliveries in `state`.
+    pub fn delivery_count(&self, state: DeliveryState) -> usize {
+        self.data.scan_prefix(delivery_prefix(state)).count()
+    }
+
+    /// A delivery by id, whatever its state.
+    pub fn delivery(&self, id: u64) -> Result<Option<Delivery>> {
+        for state in [
+            DeliveryState::Pending,
+            DeliveryState::Dead,
+            DeliveryState::Delivered,
+        ] {
+            let k = key(delivery_prefix(state), &id.to_be_bytes());
+            if let Some(v) = self.data.get(&k)? {
+                return from_json(&k, &v).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last day whose daily digests were written.
+    pub fn daily_digest(&self) -> Result<Option<chrono::NaiveDate>> {
+        Ok(self
+            .data
+            .get(DAILY_DIGEST)?
+            .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
+    }
+
+    /// The next delivery id to hand out.
+    pub fn next_delivery_id(&self) -> Result<u64> {
+        Ok(self.counter(NEXT_DELIVERY)?.max(1))
+    }
+}
+
+fn delivery_prefix(state: DeliveryState) -> &'static [u8] {
+    match state {
+        DeliveryState::Pending => DELIVERY_PENDING,
+        DeliveryState::Delivered => DELIVERY_SENT,
+        DeliveryState::Dead => DELIVERY_DEAD,
+    }
+}
+
+fn queued_key(person: &str, alert: u64) -> Vec<u8> {
+    let mut k = key(ALERT_QUEUED, person.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&alert.to_be_bytes());
+    k
 }
 
 fn timer_key(at: DateTime<Utc>, id: IncidentId) -> Vec<u8> {

@@ -362,7 +362,8 @@ pub struct IncidentEvent {
 /// configuration's business.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Outbox number; `otklik-alert-{id}` is the idempotency key of every delivery.
+    /// Outbox number; `otklik-alert-{id}.{person}` is the idempotency key of its delivery to
+    /// a person (`otklik-digest-{first}-{last}.{person}` when grouped into a digest).
     pub id: u64,
     pub at: DateTime<Utc>,
     pub kind: AlertKind,
@@ -472,4 +473,84 @@ pub struct AdminNotice {
     /// The last error, when there is one.
     pub error: Option<String>,
     pub consecutive_failures: u32,
+}
+
+/// A channel an alert is delivered by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Telegram,
+    Webhook,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Telegram, Channel::Webhook];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Telegram => "telegram",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// An alert addressed to one person, waiting in the grouping queue (group wait, quiet hours)
+/// before it becomes a message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueuedAlert {
+    pub alert: u64,
+    pub person: String,
+    /// The role through which the person is addressed, when known.
+    pub role: Option<String>,
+    /// When the person acts for someone away: that person's id.
+    pub acting_for: Option<String>,
+    pub urgent: bool,
+    pub queued: DateTime<Utc>,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not yet delivered: waiting for its first try or for a retry.
+    Pending,
+    Delivered,
+    /// Gave up (attempts exhausted, a permanent refusal, or nobody to send it to): parked for
+    /// the administrator (`otklik outbox --dead`, `otklik outbox retry`).
+    Dead,
+}
+
+/// One message to one person by one channel: what the delivery workers send, retry and
+/// mark delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: u64,
+    /// The outbox alerts it carries: one, or several grouped into a digest.
+    pub alerts: Vec<u64>,
+    pub person: String,
+    /// `None` until a channel is known: such a delivery is dead with the reason.
+    pub channel: Option<Channel>,
+    /// Sent with every attempt (header, Message-ID, body field), so that a receiver can tell a
+    /// repeat from a new message.
+    pub key: String,
+    pub urgent: bool,
+    pub subject: String,
+    /// Plain text.
+    pub text: String,
+    /// The same as HTML (e-mail's second part; Telegram takes its own rendering).
+    pub html: String,
+    /// Telegram's text (its HTML subset).
+    #[serde(default)]
+    pub telegram: String,
+    pub created: DateTime<Utc>,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_try: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub last_try: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// What the channel answered when it accepted the message.
+    pub answer: Option<String>,
 }
