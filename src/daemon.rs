@@ -139,6 +139,12 @@ pub async fn start(
 
     let stop_api = CancellationToken::new();
     let committed = index.committed_handle();
+    let cli_token = write_cli_token(&loaded.data_dir);
+    let web = crate::web::WebState::new(
+        Arc::new(loaded.org.clone()),
+        data.index(),
+        cli_token.as_deref().map(crate::api::token_hash),
+    );
     let api_state = crate::api::AppState {
         store: store.clone(),
         jobs: jobs_tx.clone(),
@@ -146,6 +152,7 @@ pub async fn start(
         settings: Arc::new(loaded.settings.api.clone()),
         counters: Arc::new(crate::api::Counters::default()),
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
+        web: Arc::new(web),
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
     let (api_addr, api_task) = match api {
@@ -283,6 +290,34 @@ pub async fn run(
     };
     watchdog.cancel();
     result
+}
+
+/// File in the data directory holding the token the daemon's own command-line tools use to
+/// reach its API (`otklik sources` while the daemon runs). Readable by the daemon's user only;
+/// a new one is written at every start.
+pub const CLI_TOKEN_FILE: &str = "cli-token";
+
+/// Write a fresh CLI token; `None` (and a warning) when the file cannot be written: the API
+/// then simply has no local token.
+fn write_cli_token(data_dir: &Path) -> Option<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let token = crate::api::new_token().ok()?;
+    let path = data_dir.join(CLI_TOKEN_FILE);
+    let _ = std::fs::remove_file(&path);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(token.as_bytes()));
+    match written {
+        Ok(()) => Some(token),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot write the command-line token");
+            None
+        }
+    }
 }
 
 /// Whether `dir` looks like an otklik data directory.

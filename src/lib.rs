@@ -8,6 +8,8 @@
 //! - [`index`]: the tantivy full-text index, derived from the store.
 //! - [`incidents`]: opening and attaching incidents, response clocks on working time.
 //! - [`daemon`]: wires the tasks together and shuts them down cleanly.
+//! - [`api`] and [`web`]: the JSON API and the Russian web pages on one HTTP listener, with
+//!   users, sessions and role checks.
 //! - [`demo`]: bundled local posts and a loopback feed server that publishes them.
 //!
 //! ARCHITECTURE.md states the invariants these modules keep.
@@ -29,3 +31,4 @@ pub mod sources;
 pub mod store;
 pub mod text;
 pub mod understand;
+pub mod web;
