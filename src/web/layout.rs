@@ -119,7 +119,9 @@ input,select,button{font:inherit;padding:.45rem .6rem;border:1px solid #b8c0cc;b
 button{background:#1f3a5f;color:#fff;border-color:#1f3a5f;cursor:pointer}\
 .notice{padding:.6rem .8rem;border-radius:4px;background:#e8f0fb}.notice.error{background:#fde8e8;color:#7a1c1c}\
 .search-form{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin-bottom:1rem}\
-.search-form .q{flex:1 1 18rem}.search-form .q input{width:100%}\
+.search-form .q{flex:1 1 18rem}.search-form .q input{width:100%}.search-form>div{min-width:0;max-width:100%}\
+.search-form select{max-width:16rem}\
+@media (max-width:760px){.search-form>div{flex:1 1 100%}.search-form select,.search-form input:not([type=checkbox]){width:100%;max-width:100%}}\
 .layout{display:grid;grid-template-columns:16rem 1fr;gap:1.25rem}\
 @media (max-width:760px){.layout{grid-template-columns:1fr}.facets{order:2}}\
 .facets h2{font-size:1rem;margin:.8rem 0 .3rem}.facets ul{list-style:none;margin:0;padding:0}\
@@ -129,8 +131,9 @@ button{background:#1f3a5f;color:#fff;border-color:#1f3a5f;cursor:pointer}\
 .hit .meta{font-size:.85rem;color:#5a6578;display:flex;flex-wrap:wrap;gap:.3rem .8rem}\
 .hit .snippet{margin:.35rem 0;overflow-wrap:anywhere}.hit b{background:#fff1a8;font-weight:600}\
 .author{font-size:.85rem;color:#5a3a00}\
-.histogram{display:flex;align-items:flex-end;gap:2px;height:5rem;margin:.3rem 0 1rem;border-bottom:1px solid #b8c0cc;overflow-x:auto}\
-.histogram span{flex:1 0 4px;min-width:4px;background:#5b7db1}\
+.histogram-title{font-size:.9rem;font-weight:400;color:#465063;margin:0}\
+.histogram{display:flex;align-items:flex-end;gap:2px;height:4rem;margin:.3rem 0 .2rem;border-bottom:1px solid #b8c0cc;overflow-x:auto}\
+.histogram span{flex:0 1 1.5rem;min-width:4px;background:#5b7db1}.histogram-range{display:flex;justify-content:space-between;font-size:.8rem;color:#5a6578;margin-bottom:1rem}\
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e3e7ee;vertical-align:top}\
 .table-wrap{overflow-x:auto}.state-ok{color:#16602b}.state-degraded{color:#8a5a00}.state-failing,.state-disabled{color:#a11d1d}\
 .pages{display:flex;gap:1rem;margin:1rem 0}\

@@ -512,7 +512,7 @@ fn render_found(state: &AppState, p: &SearchParams, found: &Found, searched: boo
             .max()
             .unwrap_or(1)
             .max(1);
-        out.push_str("<h2 class=\"visually\">По дням</h2><div class=\"histogram\" role=\"img\" aria-label=\"Число сообщений по дням\">");
+        out.push_str("<h2 class=\"histogram-title\">Сообщений по дням</h2><div class=\"histogram\" role=\"img\" aria-label=\"Число сообщений по дням\">");
         for d in &facets.histogram {
             let day = d.day.format("%Y-%m-%d").to_string();
             let height = (d.count * 100 / max).max(u64::from(d.count > 0));
@@ -524,6 +524,13 @@ fn render_found(state: &AppState, p: &SearchParams, found: &Found, searched: boo
             ));
         }
         out.push_str("</div>");
+        if let (Some(first), Some(last)) = (facets.histogram.first(), facets.histogram.last()) {
+            out.push_str(&format!(
+                "<div class=\"histogram-range\"><span>{}</span><span>{}</span></div>",
+                first.day.format("%d.%m.%Y"),
+                last.day.format("%d.%m.%Y")
+            ));
+        }
     }
     for shown in &found.hits {
         let h = &shown.hit;

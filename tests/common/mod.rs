@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod desk;
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
