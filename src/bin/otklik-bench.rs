@@ -2,6 +2,7 @@
 //!
 //! `cargo run --release --bin otklik-bench -- ingest --posts 200000 --json`
 //! `cargo run --release --bin otklik-bench -- understand --posts 200000 --json`
+//! `cargo run --release --bin otklik-bench -- search-api --posts 1000000 --requests 2000`
 //!
 //! Each measures a baseline in the same run, so the figures compare on any machine.
 
@@ -28,6 +29,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search through the HTTP API over many indexed posts: p50 and p99, with an in-process
+    /// and an HTTP-floor baseline.
+    SearchApi {
+        #[arg(long, default_value_t = 1_000_000)]
+        posts: usize,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// The understanding step alone, on one core.
     Understand {
         #[arg(long, default_value_t = 200_000)]
@@ -41,6 +52,21 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Ingest { posts, json } => {
             let figures: IngestFigures = ingest(posts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+        Command::SearchApi {
+            posts,
+            requests,
+            json,
+        } => {
+            let figures = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(otklik::bench::search_api(posts, requests))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&figures)?);
             } else {
