@@ -126,6 +126,24 @@ async fn search_finds_with_facets_histogram_and_highlights() {
     assert_eq!(histogram[0]["day"], "2026-11-25");
     assert_eq!(histogram[0]["count"], 2);
 
+    // Over the whole index the term counts come from the dictionary: the same as counted.
+    let all: serde_json::Value = get(&desk, "/api/v1/search", Caller::Token(Role::Head))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let counted: serde_json::Value = get(&desk, "/api/v1/search?q=*", Caller::Token(Role::Head))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["facets"], counted["facets"]);
+    assert_eq!(
+        all["facets"]["platform"][0],
+        serde_json::json!({"value": "vk", "count": 3})
+    );
+    assert_eq!(all["facets"]["histogram"][0]["count"], 5);
+
     // Filters and paging.
     let r = get(
         &desk,

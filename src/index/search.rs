@@ -229,9 +229,23 @@ impl Searcher {
         let searcher = self.reader.searcher();
         let limit = request.limit.max(1);
         let offset = request.offset;
+        // Over the whole index the term counts are the terms' document frequencies: read from
+        // the dictionary instead of counted post by post (exact while nothing is deleted, and
+        // the index never deletes). Only the histogram then needs a pass over the posts.
+        let whole_index = request.query.trim().is_empty()
+            && request.source.is_none()
+            && request.territory.is_none()
+            && request.group.is_none()
+            && !request.incidents_only
+            && request.since.is_none()
+            && request.until.is_none()
+            && searcher
+                .segment_readers()
+                .iter()
+                .all(|s| s.num_deleted_docs() == 0);
         let aggregations = if request.facets && self.has_facet_columns() {
             Some(AggregationCollector::from_aggs(
-                facet_request(),
+                facet_request(!whole_index),
                 AggContextParams::default(),
             ))
         } else {
@@ -267,7 +281,10 @@ impl Searcher {
                 )
             }
         };
-        let facets = aggregated.map(facets_from);
+        let mut facets = aggregated.map(facets_from);
+        if whole_index && let Some(facets) = &mut facets {
+            self.dictionary_counts(&searcher, facets)?;
+        }
         let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
 
@@ -281,6 +298,42 @@ impl Searcher {
             hits,
             facets,
         })
+    }
+
+    /// Term facets of the whole index from the term dictionaries' document frequencies.
+    fn dictionary_counts(
+        &self,
+        searcher: &tantivy::Searcher,
+        facets: &mut Facets,
+    ) -> Result<(), SearchError> {
+        let f = self.fields;
+        for (field, out) in [
+            (f.source, &mut facets.source),
+            (f.platform, &mut facets.platform),
+            (f.territory, &mut facets.territory),
+            (f.group, &mut facets.group),
+        ] {
+            let mut counts: std::collections::HashMap<String, u64> = Default::default();
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(field)?;
+                let mut stream = inverted
+                    .terms()
+                    .stream()
+                    .map_err(|e| SearchError::Index(e.into()))?;
+                while stream.advance() {
+                    let value = String::from_utf8_lossy(stream.key()).into_owned();
+                    *counts.entry(value).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+            let mut list: Vec<FacetCount> = counts
+                .into_iter()
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            list.truncate(FACET_SIZE as usize);
+            *out = list;
+        }
+        Ok(())
     }
 
     /// Whether the index was built with the facet columns.
@@ -352,11 +405,11 @@ impl Searcher {
     }
 }
 
-/// Terms on each facet field and a histogram by Moscow day, in the Elasticsearch-style form
-/// tantivy's aggregations take.
-fn facet_request() -> Aggregations {
+/// Terms on each facet field (unless `with_terms` is false) and a histogram by Moscow day, in
+/// the Elasticsearch-style form tantivy's aggregations take.
+fn facet_request(with_terms: bool) -> Aggregations {
     let mut request = serde_json::Map::new();
-    for field in FACET_FIELDS {
+    for field in FACET_FIELDS.iter().filter(|_| with_terms) {
         request.insert(
             field.to_string(),
             serde_json::json!({ "terms": { "field": field, "size": FACET_SIZE } }),
