@@ -174,9 +174,10 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     );
     println!("Остановка: Ctrl+C.");
     println!();
-    tokio::spawn(narrator.run(narration));
     let org = loaded.org.clone();
-    let result = crate::daemon::run(loaded, sources, activity, |running| {
+    let result = crate::daemon::run(loaded, sources, activity, move |running| {
+        // The address and the sign-in come first; the story of the posts (buffered in the
+        // channel meanwhile) follows.
         if let Some(addr) = running.api_addr {
             match add_demo_user(&running.store, &org) {
                 Ok(password) => {
@@ -188,6 +189,7 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
             println!("API: http://{addr}/api/v1/openapi.json; метрики: http://{addr}/metrics");
             println!();
         }
+        tokio::spawn(narrator.run(narration));
     })
     .await;
     server.stop().await;
