@@ -194,14 +194,16 @@ fn while_the_daemon_runs_user_commands_say_to_stop_it_and_sources_still_answers(
         .port();
     let listen = format!("127.0.0.1:{port}");
     let log_path = dir.path().join("daemon.log");
-    let mut daemon = otklik()
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("OTKLIK__API__LISTEN", &listen)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut daemon = Daemon(
+        otklik()
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("OTKLIK__API__LISTEN", &listen)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(Duration::from_secs(20), "the daemon to be ready", || {
         std::fs::read_to_string(&log_path)
             .unwrap_or_default()
@@ -238,6 +240,18 @@ fn while_the_daemon_runs_user_commands_say_to_stop_it_and_sources_still_answers(
     assert_eq!(mode & 0o077, 0, "only the daemon's user reads the token");
     assert_eq!(token.trim().len(), 64);
 
-    send_signal(&daemon, "TERM");
-    assert!(daemon.wait().unwrap().success());
+    send_signal(&daemon.0, "TERM");
+    assert!(daemon.0.wait().unwrap().success());
+}
+
+/// The daemon of a test, killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
