@@ -402,6 +402,32 @@ async fn pages_under_every_role_sign_in_and_out_with_csrf() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // Behind nginx with TLS the session cookie is Secure.
+    let c = client();
+    let form = c.get(format!("{}/login", desk.base)).send().await.unwrap();
+    let login_cookie = desk::set_cookie(&form, "otklik_login").unwrap();
+    let csrf = csrf_field(&form.text().await.unwrap()).unwrap();
+    let r = c
+        .post(format!("{}/login", desk.base))
+        .header("cookie", format!("otklik_login={login_cookie}"))
+        .header("x-forwarded-proto", "https")
+        .form_body(&[
+            ("csrf", csrf.as_str()),
+            ("login", "coord1"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("otklik_session="))
+        .unwrap();
+    assert!(session_cookie.contains("; Secure"), "{session_cookie}");
     // No open redirect after sign-in.
     let c = client();
     let form = c.get(format!("{}/login", desk.base)).send().await.unwrap();

@@ -540,6 +540,83 @@ mod tests {
         assert_eq!(cookie(&headers, "b"), None);
     }
 
+    fn incident(owner: Option<Owner>) -> Incident {
+        let t = Utc::now();
+        Incident {
+            id: 1,
+            status: crate::store::IncidentStatus::Routed,
+            opened: t,
+            last_mention: t,
+            created: t,
+            group: "zhkh".into(),
+            topic: None,
+            territory: Some("shopsha".into()),
+            place: None,
+            owner,
+            urgent: false,
+            resonant: false,
+            first_post: "vk:1".into(),
+            mentions: 1,
+            authors: 1,
+            summary: String::new(),
+            fingerprint: Vec::new(),
+            events: 1,
+            resolution: None,
+            merged_into: None,
+            waiting_for: None,
+            clock: None,
+            milestones: Default::default(),
+        }
+    }
+
+    fn user(role: Role, owner: Option<Owner>) -> Principal {
+        Principal {
+            login: "u".into(),
+            name: "u".into(),
+            role,
+            owner,
+        }
+    }
+
+    #[test]
+    fn roles_read_act_and_see_authors_as_the_issue_says() {
+        let zhkh = Some(Owner::Department("zhkh".into()));
+        let shopsha = Some(Owner::Territory("shopsha".into()));
+        let theirs = incident(zhkh.clone());
+        let others = incident(shopsha.clone());
+        let unrouted = incident(None);
+        let official = user(Role::Official, zhkh.clone());
+        for i in [&theirs, &others, &unrouted] {
+            for role in [Role::Admin, Role::Coordinator] {
+                assert!(can_read_incident(&user(role, None), i));
+                assert!(can_act(&user(role, None), i));
+            }
+            assert!(can_read_incident(&user(Role::Head, None), i));
+            assert!(
+                !can_act(&user(Role::Head, None), i),
+                "a head acts on nothing"
+            );
+        }
+        assert!(can_read_incident(&official, &theirs) && can_act(&official, &theirs));
+        for i in [&others, &unrouted] {
+            assert!(!can_read_incident(&official, i) && !can_act(&official, i));
+        }
+        // An official with no scope (never created so, but stored data may say so) owns
+        // nothing, not even the unrouted incidents.
+        let scopeless = user(Role::Official, None);
+        assert!(!can_read_incident(&scopeless, &unrouted));
+
+        assert!(sees_personal_data(&user(Role::Coordinator, None), None));
+        assert!(sees_personal_data(&official, Some(&theirs)));
+        assert!(!sees_personal_data(&official, Some(&others)));
+        assert!(!sees_personal_data(&official, None));
+        for role in [Role::Admin, Role::Head] {
+            assert!(!sees_personal_data(&user(role, None), Some(&theirs)));
+        }
+        assert!(!sees_sources(&official));
+        assert!(sees_sources(&user(Role::Head, None)));
+    }
+
     #[test]
     fn set_cookie_is_http_only_and_strict() {
         let c = set_cookie(SESSION_COOKIE, "x", "/", Some(60), true);

@@ -137,6 +137,9 @@ pub(super) async fn login(
         let matches = auth::verify_password(&password, hash);
         match user {
             Some(user) if matches => {
+                // Expired sessions are forgotten here: signing in is rare enough, and there
+                // are never many of them.
+                store.remove_expired_sessions(Utc::now())?;
                 let id = auth::start_session(&store, &user.login, hours)?;
                 log(&store, &user.login, AccessKind::SignedIn);
                 Ok(Some(id))
