@@ -92,6 +92,26 @@ async fn every_api_endpoint_under_every_role() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // A wrong method, a broken query string: JSON errors too.
+    let r = client()
+        .delete(format!("{}/api/v1/search", desk.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+    // Bytes that are not UTF-8 are read as replacement characters: nothing found, no error.
+    let r = get(&desk, "/api/v1/search?q=%FF%FE", Caller::Token(Role::Head)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["total"], 0);
+    let r = get(
+        &desk,
+        "/api/v1/search?page=1&page=2",
+        Caller::Token(Role::Head),
+    )
+    .await;
+    assert_eq!(r.status(), 400, "a repeated parameter");
     // Unknown API paths answer JSON.
     let r = get(&desk, "/api/v1/nothing", Caller::Anonymous).await;
     assert_eq!(r.status(), 404);

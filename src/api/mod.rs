@@ -142,6 +142,7 @@ fn router(state: AppState, limit: usize) -> Router {
         .route("/api/v1/ingest", post(ingest::ingest))
         .merge(crate::web::routes())
         .fallback(crate::web::not_found)
+        .method_not_allowed_fallback(crate::web::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -162,3 +162,25 @@ pub(crate) async fn not_found(uri: axum::http::Uri) -> Response {
     )
     .into_response()
 }
+
+/// A known address asked with a method it does not answer.
+pub(crate) async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    if uri.path().starts_with("/api/") {
+        return crate::api::ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "{} does not answer {method}; see /api/v1/openapi.json",
+                uri.path()
+            ),
+        )
+        .into_response();
+    }
+    PageError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Эта страница так не открывается. Начните с главной.",
+    )
+    .into_response()
+}
