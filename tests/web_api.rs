@@ -467,6 +467,24 @@ async fn pages_under_every_role_sign_in_and_out_with_csrf() {
         .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/");
+    // Nor a header split by a line break in `next`.
+    let form = c.get(format!("{}/login", desk.base)).send().await.unwrap();
+    let login_cookie = desk::set_cookie(&form, "otklik_login").unwrap();
+    let csrf = csrf_field(&form.text().await.unwrap()).unwrap();
+    let r = c
+        .post(format!("{}/login", desk.base))
+        .header("cookie", format!("otklik_login={login_cookie}"))
+        .form_body(&[
+            ("csrf", csrf.as_str()),
+            ("login", "coord1"),
+            ("password", PASSWORD),
+            ("next", "/search\r\nSet-Cookie: x=1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
     stop(desk).await;
 }
 

@@ -26,10 +26,18 @@ pub(super) struct NextParam {
     next: Option<String>,
 }
 
-/// Only a path on this site may follow the sign-in (no open redirect).
+/// Only a path on this site may follow the sign-in (no open redirect), and only one that can
+/// stand in a `Location` header (no control characters).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.into()
+        }
         _ => "/".into(),
     }
 }
