@@ -1,18 +1,15 @@
 //! Benchmarks behind `otklik-bench`: synthetic but realistic posts, the whole write path,
 //! and same-run baselines.
 
-use crate::config::{IncidentSettings, IndexSettings};
-use crate::incidents::detect::Detector;
+use crate::config::IndexSettings;
 use crate::index::{IndexWriterHandle, document_for, open_or_create};
 use crate::model::{AuthorKind, Platform, Post, PostKey};
-use crate::org::Org;
 use crate::pipeline::{Pipeline, Understood, understand_all};
 use crate::store::{Store, StoredPost};
 use crate::understand::{Knowledge, PostView, Understanding, understand};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Serialize;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Posts per generated feed document.
@@ -231,15 +228,14 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     let store = Store::open(&dir.join("store"))?;
     let index = IndexWriterHandle::start(&dir.join("search"), store.clone(), &settings)?;
     let (activity, _) = tokio::sync::broadcast::channel(1);
-    let mut pipeline = Pipeline {
-        store: store.clone(),
-        knowledge: Arc::new(Knowledge::embedded()),
-        org: Arc::new(Org::embedded()),
-        detector: Detector::new(IncidentSettings::default()),
-        index: index.sender(),
+    let loaded = crate::config::Loaded::embedded(dir.clone());
+    let mut pipeline = Pipeline::new(
+        &loaded,
+        store.clone(),
+        index.sender(),
         activity,
-        incident_settings: IncidentSettings::default(),
-    };
+        crate::time::Clock::system(),
+    )?;
     // As in the daemon, parsing happens on the sources' side, concurrently with the pipeline
     // thread, and reaches it through a bounded channel.
     // Understanding, pure and CPU-bound, happens there too, as the pollers do it.

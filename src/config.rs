@@ -596,6 +596,8 @@ pub struct Loaded {
     pub calendar: std::sync::Arc<crate::incidents::calendar::WorkCalendar>,
     /// Who holds which role.
     pub people: crate::people::People,
+    /// What time it is for the daemon (the system clock unless `OTKLIK_CLOCK` shifts it).
+    pub clock: crate::time::Clock,
     /// `daemon.data_dir`, resolved against the configuration file's directory.
     pub data_dir: PathBuf,
 }
@@ -612,6 +614,7 @@ impl Loaded {
             path: PathBuf::from("config/otklik.toml"),
             settings,
             people: crate::people::People::embedded(&org),
+            clock: crate::time::Clock::system(),
             org,
             knowledge: crate::understand::Knowledge::embedded(),
             calendar: std::sync::Arc::new(crate::incidents::calendar::WorkCalendar::embedded()),
@@ -748,6 +751,8 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         knowledge,
         calendar: std::sync::Arc::new(calendar),
         people,
+        clock: crate::time::Clock::from_env()
+            .map_err(|e| ConfigError::new("environment", crate::time::CLOCK_ENV, e))?,
         data_dir,
     })
 }

@@ -3,7 +3,6 @@
 //! (stop polling, finish what is in flight, final index commit, flush).
 
 use crate::config::Loaded;
-use crate::incidents::detect::Detector;
 use crate::index::{INDEX_DIR, IndexWriterHandle};
 use crate::pipeline::{Activity, Pipeline};
 use crate::sources::SourceSet;
@@ -48,8 +47,15 @@ pub struct Running {
     stop_polling: CancellationToken,
     pollers: TaskTracker,
     jobs: Option<tokio::sync::mpsc::Sender<crate::pipeline::IngestJob>>,
+    /// Requests to the incident queue (user actions, timer ticks).
+    pub queue: Option<tokio::sync::mpsc::Sender<crate::pipeline::QueueJob>>,
+    stop_timers: CancellationToken,
+    timers: Option<tokio::task::JoinHandle<()>>,
+    /// What time it is for the daemon.
+    pub clock: crate::time::Clock,
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
+    data_dir: PathBuf,
     /// Where the HTTP interface listens, when it is enabled.
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
@@ -79,28 +85,40 @@ pub async fn start(
     })
     .await?
     .context("opening the search index")?;
-    let detector_store = store.clone();
-    let incident_settings = loaded.settings.incidents.clone();
-    let detector =
-        tokio::task::spawn_blocking(move || Detector::load(incident_settings, &detector_store))
-            .await?
-            .context("loading open incidents")?;
+    let clock = loaded.clock;
+    let pipeline_loaded = loaded.clone();
+    let pipeline_store = store.clone();
+    let index_sender = index.sender();
+    let pipeline_activity = activity.clone();
+    let mut pipeline = tokio::task::spawn_blocking(move || {
+        Pipeline::new(
+            &pipeline_loaded,
+            pipeline_store,
+            index_sender,
+            pipeline_activity,
+            clock,
+        )
+    })
+    .await?
+    .context("loading open incidents")?;
+    let (next_timer_tx, next_timer_rx) = tokio::sync::watch::channel(None);
+    pipeline.next_timer = Some(next_timer_tx);
+    let open_incidents = pipeline.open.clone();
 
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(loaded.settings.daemon.queue_capacity);
-    let knowledge = Arc::new(loaded.knowledge.clone());
-    let pipeline = Pipeline {
-        store: store.clone(),
-        knowledge: knowledge.clone(),
-        org: Arc::new(loaded.org.clone()),
-        detector,
-        index: index.sender(),
-        activity: activity.clone(),
-        incident_settings: loaded.settings.incidents.clone(),
-    };
+    let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(256);
+    let knowledge = pipeline.knowledge.clone();
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
-        .spawn(move || pipeline.run(jobs_rx))
+        .spawn(move || pipeline.run(jobs_rx, queue_rx))
         .context("starting the pipeline thread")?;
+    let stop_timers = CancellationToken::new();
+    let timers = tokio::spawn(crate::incidents::timers::run(
+        clock,
+        next_timer_rx,
+        queue_tx.clone(),
+        stop_timers.clone(),
+    ));
 
     let stop_polling = CancellationToken::new();
     let pollers = TaskTracker::new();
@@ -138,12 +156,12 @@ pub async fn start(
     pollers.close();
 
     let stop_api = CancellationToken::new();
+    let control_token = crate::api::new_token().context("making the control token")?;
     let committed = index.committed_handle();
-    let cli_token = write_cli_token(&loaded.data_dir);
     let web = crate::web::WebState::new(
         Arc::new(loaded.org.clone()),
         data.index(),
-        cli_token.as_deref().map(crate::api::token_hash),
+        Some(crate::api::token_hash(&control_token)),
     );
     let api_state = crate::api::AppState {
         store: store.clone(),
@@ -153,10 +171,18 @@ pub async fn start(
         counters: Arc::new(crate::api::Counters::default()),
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
         web: Arc::new(web),
+        queue: queue_tx.clone(),
+        control_token_sha: Some(crate::api::token_hash(&control_token)),
+        open: open_incidents,
+        clock,
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
     let (api_addr, api_task) = match api {
-        Some(server) => (Some(server.addr), Some(server.task)),
+        Some(server) => {
+            crate::control::write(&loaded.data_dir, server.addr, &control_token)
+                .context("writing the control file for commands")?;
+            (Some(server.addr), Some(server.task))
+        }
         None => (None, None),
     };
     Ok(Running {
@@ -165,8 +191,13 @@ pub async fn start(
         stop_polling,
         pollers,
         jobs: Some(jobs_tx),
+        queue: Some(queue_tx),
+        stop_timers,
+        timers: Some(timers),
+        clock,
         pipeline: Some(pipeline),
         activity,
+        data_dir: loaded.data_dir.clone(),
         api_addr,
         stop_api,
         api_task,
@@ -181,6 +212,7 @@ impl Running {
         // New pushes are refused; requests already waiting for their posts to be durable
         // are answered, since the pipeline drains its queue before it stops.
         self.stop_api.cancel();
+        crate::control::remove(&self.data_dir);
         self.stop_polling.cancel();
         if tokio::time::timeout(timeout, self.pollers.wait())
             .await
@@ -200,8 +232,13 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
+        self.stop_timers.cancel();
+        if let Some(timers) = self.timers.take() {
+            let _ = timers.await;
+        }
         // With the last sender gone the pipeline drains its queue and stops.
         self.jobs.take();
+        self.queue.take();
         let pipeline = self.pipeline.take();
         let index = self.index;
         let store = self.store;
@@ -290,34 +327,6 @@ pub async fn run(
     };
     watchdog.cancel();
     result
-}
-
-/// File in the data directory holding the token the daemon's own command-line tools use to
-/// reach its API (`otklik sources` while the daemon runs). Readable by the daemon's user only;
-/// a new one is written at every start.
-pub const CLI_TOKEN_FILE: &str = "cli-token";
-
-/// Write a fresh CLI token; `None` (and a warning) when the file cannot be written: the API
-/// then simply has no local token.
-fn write_cli_token(data_dir: &Path) -> Option<String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let token = crate::api::new_token().ok()?;
-    let path = data_dir.join(CLI_TOKEN_FILE);
-    let _ = std::fs::remove_file(&path);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut f| f.write_all(token.as_bytes()));
-    match written {
-        Ok(()) => Some(token),
-        Err(error) => {
-            tracing::warn!(%error, path = %path.display(), "cannot write the command-line token");
-            None
-        }
-    }
 }
 
 /// Whether `dir` looks like an otklik data directory.

@@ -17,6 +17,7 @@
 pub mod api;
 pub mod bench;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod eval;
@@ -30,5 +31,6 @@ pub mod reindex;
 pub mod sources;
 pub mod store;
 pub mod text;
+pub mod time;
 pub mod understand;
 pub mod web;

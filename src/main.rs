@@ -44,6 +44,14 @@ enum Command {
     },
     /// Search the stored posts (tantivy query syntax); works while the daemon runs.
     Search(SearchArgs),
+    /// The incident queue: list, show, and every action of the coordinator; works while the
+    /// daemon runs (through its HTTP API) and without it.
+    Incidents {
+        #[command(flatten)]
+        target: otklik::incidents::cli::Target,
+        #[command(subcommand)]
+        command: otklik::incidents::cli::Command,
+    },
     /// Read posts as JSON lines (corpus format) on stdin; write each with a `predicted` field.
     Classify {
         /// Use this configuration's lexicon, gazetteer and taxonomy instead of the shipped ones.
@@ -358,6 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Search(args) => search(args),
         Command::User { config, action } => user_command(&config, action),
+        Command::Incidents { target, command } => otklik::incidents::cli::run(&target, command),
         Command::Sources { config, json } => {
             let loaded = config::load(&config)?;
             let health = runtime()?.block_on(source_health(&loaded))?;
@@ -450,17 +459,13 @@ async fn source_health(
     struct Reply {
         sources: Vec<otklik::store::SourceHealth>,
     }
-    if !loaded.settings.api.listen.is_empty() {
-        let url = format!("http://{}/api/v1/sources", loaded.settings.api.listen);
+    // A running daemon leaves its address and control token in the data directory.
+    if let Ok(Some(control)) = otklik::control::read(&loaded.data_dir) {
+        let url = format!("{}/api/v1/sources", control.url);
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()?;
-        let mut request = client.get(&url);
-        let token_file = loaded.data_dir.join(otklik::daemon::CLI_TOKEN_FILE);
-        if let Ok(token) = std::fs::read_to_string(&token_file) {
-            request = request.bearer_auth(token.trim());
-        }
-        match request.send().await {
+        match client.get(&url).bearer_auth(&control.token).send().await {
             Ok(reply) => {
                 let reply: Reply = reply.error_for_status()?.json().await?;
                 return Ok(reply.sources);

@@ -59,6 +59,12 @@ pub struct PostKey {
 }
 
 impl PostKey {
+    /// Reads `platform:native_id` (the form of [`PostKey::uid`]).
+    pub fn parse(uid: &str) -> Option<PostKey> {
+        let (platform, id) = uid.split_once(':')?;
+        Some(PostKey::new(Platform::parse(platform)?, id)).filter(|_| !id.is_empty())
+    }
+
     pub fn new(platform: Platform, native_id: impl Into<String>) -> PostKey {
         PostKey {
             platform,

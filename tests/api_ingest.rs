@@ -176,12 +176,11 @@ async fn pushed_posts_are_stored_once_and_refusals_say_why() {
             .status(),
         200
     );
-    // The daemon's own command-line tools read source health with the token it wrote.
-    let cli_token =
-        std::fs::read_to_string(dir.path().join(otklik::daemon::CLI_TOKEN_FILE)).unwrap();
+    // The daemon's own command-line tools read source health with its control token.
+    let control = otklik::control::read(dir.path()).unwrap().unwrap();
     let sources: serde_json::Value = client
         .get(format!("{base}/api/v1/sources"))
-        .bearer_auth(cli_token.trim())
+        .bearer_auth(&control.token)
         .send()
         .await
         .unwrap()

@@ -1,6 +1,6 @@
 //! `otklik user …` on a data directory, the refusals that name what is wrong, the clear error
-//! while the daemon holds the store, and `otklik sources` reaching the running daemon with
-//! the token it wrote for its own command-line tools.
+//! while the daemon holds the store, and `otklik sources` reaching the running daemon through
+//! its control file.
 
 mod common;
 
@@ -231,14 +231,13 @@ fn while_the_daemon_runs_user_commands_say_to_stop_it_and_sources_still_answers(
         stdout(&out)
     );
 
-    let token = std::fs::read_to_string(dir.path().join("data/cli-token")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.path().join("data/cli-token"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o077, 0, "only the daemon's user reads the token");
-    assert_eq!(token.trim().len(), 64);
+    // `sources` went through the daemon's control file, not the store.
+    assert!(
+        dir.path()
+            .join("data")
+            .join(otklik::control::CONTROL_FILE)
+            .exists()
+    );
 
     send_signal(&daemon.0, "TERM");
     assert!(daemon.0.wait().unwrap().success());

@@ -182,7 +182,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<super::IngestCl
         .ok_or_else(|| unauthorized("unknown token"))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

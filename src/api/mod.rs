@@ -6,6 +6,7 @@
 //!
 //! Errors of the API are JSON, in English: `{"error": "<kind>", "detail": "<what is wrong>"}`.
 
+mod incidents;
 mod ingest;
 pub mod openapi;
 mod search;
@@ -94,6 +95,14 @@ pub(crate) struct AppState {
     pub counters: Arc<Counters>,
     pub committed_seq: Arc<dyn Fn() -> u64 + Send + Sync>,
     pub web: Arc<crate::web::WebState>,
+    /// Requests to the incident queue.
+    pub queue: mpsc::Sender<crate::pipeline::QueueJob>,
+    /// SHA-256 of the control token of `daemon.json` (the CLI on this machine).
+    pub control_token_sha: Option<String>,
+    /// The daemon's time.
+    pub clock: crate::time::Clock,
+    /// The open incidents, kept by the pipeline thread.
+    pub open: crate::incidents::view::OpenIncidents,
 }
 
 /// A running HTTP interface.
@@ -140,6 +149,9 @@ fn router(state: AppState, limit: usize) -> Router {
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route("/api/v1/incidents/{id}/actions", post(incidents::act))
         .merge(crate::web::routes())
         .fallback(crate::web::not_found)
         .method_not_allowed_fallback(crate::web::method_not_allowed)

@@ -3,6 +3,7 @@
 //! `cargo run --release --bin otklik-bench -- ingest --posts 200000 --json`
 //! `cargo run --release --bin otklik-bench -- understand --posts 200000 --json`
 //! `cargo run --release --bin otklik-bench -- search-api --posts 1000000 --requests 2000`
+//! `cargo run --release --bin otklik-bench -- queue --incidents 100000 --json`
 //!
 //! Each measures a baseline in the same run, so the figures compare on any machine.
 
@@ -39,6 +40,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The incident queue: start over many open incidents, one durable action, a timer tick.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// The understanding step alone, on one core.
     Understand {
         #[arg(long, default_value_t = 200_000)]
@@ -67,6 +75,14 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(otklik::bench::search_api(posts, requests))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+        Command::Queue { incidents, json } => {
+            let figures = otklik::incidents::bench::queue(incidents)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&figures)?);
             } else {

@@ -14,7 +14,6 @@ pub mod telegram_mock;
 pub mod vk_mock;
 
 use crate::config::{Loaded, PollSettings};
-use crate::incidents::deadlines::DeadlinePolicy;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,6 +69,9 @@ impl Drop for Loopback {
     }
 }
 
+/// How much faster than real time the demo's clock runs.
+const DEMO_CLOCK_SPEED: f64 = 60.0;
+
 /// Marks a data directory as the demo's own, so that the next demo may clear it.
 const DEMO_MARKER: &str = ".otklik-demo";
 
@@ -81,6 +83,15 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
         .await
         .context("starting the demo feed server on 127.0.0.1")?;
     let mut loaded = Loaded::embedded(data_dir.clone());
+    // Deadlines and escalation in minutes rather than hours: the demo's clock starts at the
+    // next working moment and runs sixty times faster.
+    let now = chrono::Utc::now();
+    let opening = loaded
+        .calendar
+        .add_working_minutes(now, 1)
+        .map(|t| t - chrono::Duration::minutes(1))
+        .unwrap_or(now);
+    loaded.clock = crate::time::Clock::shifted(opening, DEMO_CLOCK_SPEED);
     loaded.settings.index.commit_interval_secs = 1;
     // Comments of incidents' posts are read every 20 s instead of every 5 minutes.
     loaded.settings.comments.interval_secs = 20;
@@ -132,10 +143,16 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     let narrator = narrate::Narrator {
         org: Arc::new(loaded.org.clone()),
         knowledge: Arc::new(loaded.knowledge.clone()),
-        deadlines: DeadlinePolicy::new(loaded.settings.deadlines.clone(), loaded.calendar.clone()),
+        clock: loaded.clock,
     };
     let posts = dataset::Dataset::bundled().posts.len();
     println!("otklik — демонстрация на встроенных данных (без токенов и без интернета)");
+    println!();
+    println!(
+        "Время службы в демонстрации: с {} идёт в {} раз быстрее — сроки, напоминания и эскалация видны через минуты.",
+        crate::incidents::clock::format_local(loaded.clock.now(), &loaded.calendar),
+        DEMO_CLOCK_SPEED as u32
+    );
     println!();
     println!("Учебные источники запущены на этом компьютере:");
     for feed in &server.feeds {

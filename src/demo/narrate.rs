@@ -1,11 +1,9 @@
 //! Tells the person watching `otklik demo` what the daemon is doing, in Russian.
 
-use crate::incidents::deadlines::DeadlinePolicy;
 use crate::org::Org;
 use crate::pipeline::Activity;
 use crate::store::Incident;
 use crate::understand::Knowledge;
-use chrono::Utc;
 use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -14,7 +12,8 @@ use tokio::sync::broadcast;
 pub struct Narrator {
     pub org: Arc<Org>,
     pub knowledge: Arc<Knowledge>,
-    pub deadlines: DeadlinePolicy,
+    /// The service's clock: narration times are the service's times.
+    pub clock: crate::time::Clock,
 }
 
 impl Narrator {
@@ -39,7 +38,9 @@ impl Narrator {
 
     /// One activity as the lines a person reads.
     pub fn describe(&self, event: &Activity) -> String {
-        let now = Utc::now()
+        let now = self
+            .clock
+            .now()
             .with_timezone(&chrono_tz::Europe::Moscow)
             .format("%H:%M:%S");
         match event {
@@ -75,17 +76,15 @@ impl Narrator {
                 if incident.urgent {
                     status.push_str(" · СРОЧНО");
                 }
-                match self.deadlines.first_response_due(
-                    incident.created,
-                    incident.urgent,
-                    Some(&incident.group),
-                ) {
-                    Ok(due) => status.push_str(&format!(
-                        " · первый ответ до {}",
+                if let Some(c) = &incident.clock
+                    && let Some(due) = c.clock.due()
+                {
+                    status.push_str(&format!(
+                        " · {} до {}",
+                        c.stage.label_ru(),
                         due.with_timezone(&chrono_tz::Europe::Moscow)
                             .format("%d.%m %H:%M")
-                    )),
-                    Err(error) => status.push_str(&format!(" · срок не рассчитан: {error}")),
+                    ));
                 }
                 lines.push(status);
                 lines.join("\n")
@@ -98,6 +97,21 @@ impl Narrator {
                 "{now}  ‼ Инцидент №{} стал резонансным: {} авторов за короткое время",
                 incident.id, incident.authors
             ),
+            Activity::IncidentChanged { incident } => {
+                let mut line = format!(
+                    "{now}  ◆ Инцидент №{}: {}",
+                    incident.id,
+                    incident.status.label_ru()
+                );
+                if let Some(r) = incident.resolution {
+                    line.push_str(&format!(" ({})", r.label_ru()));
+                }
+                if let Some(body) = &incident.waiting_for {
+                    line.push_str(&format!(" · ожидается ответ: {body}"));
+                }
+                line
+            }
+            Activity::Alert { alert } => format!("{now}  ✉ В очередь оповещений: {}", alert.title),
             Activity::SourceHealth {
                 source,
                 state,

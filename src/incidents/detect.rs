@@ -53,6 +53,8 @@ pub struct Detector {
     settings: IncidentSettings,
     /// Open incidents still collecting posts.
     active: HashMap<IncidentId, Active>,
+    /// Incidents closed recently enough that a new post about their problem reopens them.
+    closed: HashMap<IncidentId, Incident>,
     /// The latest post time seen, the detector's notion of "now".
     latest: DateTime<Utc>,
     /// Distinct authors per (topic group, territory) against their usual rate.
@@ -66,6 +68,7 @@ impl Detector {
         Detector {
             settings,
             active: HashMap::new(),
+            closed: HashMap::new(),
             latest: DateTime::<Utc>::MIN_UTC,
             bursts: BurstDetector::default(),
             changed_fingerprints: HashSet::new(),
@@ -75,15 +78,40 @@ impl Detector {
     /// Load the open incidents from the store.
     pub fn load(settings: IncidentSettings, store: &Store) -> Result<Detector, StoreError> {
         let mut detector = Detector::new(settings);
-        for incident in store.incidents() {
-            let incident = incident?;
-            if incident.status.is_open() {
+        let recurrence = Duration::days(detector.settings.recurrence_days.into());
+        let closed_since = chrono::Utc::now() - recurrence;
+        // One pass over the records without fingerprints; fingerprints and authors are read
+        // only for the incidents the detector keeps.
+        let mut open = Vec::new();
+        for incident in store.incidents_without_fingerprints() {
+            let mut incident = incident?;
+            let recently_closed = incident.resolution != Some(crate::store::Resolution::Duplicate)
+                && recurrence > Duration::zero()
+                && incident
+                    .milestones
+                    .closed_at
+                    .is_some_and(|t| t >= closed_since);
+            if recently_closed && !incident.status.is_open() {
+                incident.fingerprint = store.incident_fingerprint(incident.id)?;
+                detector.closed.insert(incident.id, incident);
+            } else if incident.status.is_open() {
                 detector.latest = detector.latest.max(incident.last_mention);
-                let authors = store.incident_authors(incident.id)?.into_iter().collect();
-                detector
-                    .active
-                    .insert(incident.id, Active { incident, authors });
+                open.push(incident);
             }
+        }
+        let horizon = detector
+            .latest
+            .checked_sub_signed(Duration::hours(detector.settings.attach_window_hours * 2))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        for mut incident in open {
+            if incident.last_mention < horizon {
+                continue;
+            }
+            incident.fingerprint = store.incident_fingerprint(incident.id)?;
+            let authors = store.incident_authors(incident.id)?.into_iter().collect();
+            detector
+                .active
+                .insert(incident.id, Active { incident, authors });
         }
         let latest = detector.latest;
         detector.expire(latest);
@@ -119,6 +147,71 @@ impl Detector {
     /// The current state of an incident the detector holds (every one it just decided on).
     pub fn incident(&self, id: IncidentId) -> Option<&Incident> {
         self.active.get(&id).map(|a| &a.incident)
+    }
+
+    /// The incident, to change it in place (the queue starts clocks on new incidents).
+    pub fn incident_mut(&mut self, id: IncidentId) -> Option<&mut Incident> {
+        self.active.get_mut(&id).map(|a| &mut a.incident)
+    }
+
+    /// Take in an incident the queue changed: an open one keeps (or starts) collecting
+    /// posts, a closed one may come back as a recurrence.
+    pub fn refresh(&mut self, incident: &Incident, store: &Store) -> Result<(), StoreError> {
+        let id = incident.id;
+        if incident.status.is_open() {
+            self.closed.remove(&id);
+            match self.active.get_mut(&id) {
+                Some(active) => {
+                    active.incident = incident.clone();
+                    active.authors.extend(store.incident_authors(id)?);
+                }
+                None => {
+                    let authors = store.incident_authors(id)?.into_iter().collect();
+                    self.active.insert(
+                        id,
+                        Active {
+                            incident: incident.clone(),
+                            authors,
+                        },
+                    );
+                }
+            }
+        } else {
+            self.active.remove(&id);
+            if incident.resolution != Some(crate::store::Resolution::Duplicate)
+                && self.settings.recurrence_days > 0
+            {
+                self.closed.insert(id, incident.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// A closed incident about the same problem as a new post, within the recurrence window.
+    fn recurrence(
+        &self,
+        understanding: &Understanding,
+        published: DateTime<Utc>,
+    ) -> Option<IncidentId> {
+        let window = Duration::days(self.settings.recurrence_days.into());
+        let topic = understanding.topic.as_deref()?;
+        self.closed
+            .values()
+            .filter(|c| {
+                c.milestones
+                    .closed_at
+                    .is_some_and(|at| published > at && published - at <= window)
+                    && Some(c.group.as_str()) == understanding.group.as_deref()
+                    && c.topic.as_deref() == Some(topic)
+                    && c.territory == understanding.territory
+                    && (c.place.is_some() && c.place == understanding.place
+                        || crate::understand::similarity(
+                            &understanding.fingerprint,
+                            &c.fingerprint,
+                        ) >= 0.3)
+            })
+            .max_by_key(|c| (c.milestones.closed_at, c.id))
+            .map(|c| c.id)
     }
 
     /// Decide for one post. `parent_incident` is the incident of the post a comment answers;
@@ -176,6 +269,20 @@ impl Detector {
                 })
                 .max_by_key(|a| (a.incident.last_mention, a.incident.id))
                 .map(|a| a.incident.id)
+        });
+        // Nothing open: perhaps the problem of a recently closed incident came back. It joins
+        // the active set here; the queue reopens it.
+        let joined = joined.or_else(|| {
+            let id = self.recurrence(understanding, post.published)?;
+            let incident = self.closed.remove(&id)?;
+            self.active.insert(
+                id,
+                Active {
+                    incident,
+                    authors: HashSet::new(),
+                },
+            );
+            Some(id)
         });
         let territory_key = understanding.territory.as_deref().unwrap_or("-");
         let burst = self
@@ -258,6 +365,7 @@ impl Detector {
             waiting_for: None,
             clock: None,
             milestones: Default::default(),
+            pending_answer: None,
         };
         let event = next_event(
             &mut incident,

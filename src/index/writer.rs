@@ -51,6 +51,7 @@ pub enum WriterError {
 
 enum Message {
     Add(Vec<StoredPost>),
+    Update(Vec<StoredPost>),
     /// Commit now and answer when done (tests, shutdown of a phase).
     Commit(SyncSender<u64>),
 }
@@ -103,6 +104,7 @@ impl IndexWriterHandle {
             committed: committed.clone(),
             indexed: payload.seq,
             pending: 0,
+            changed: false,
             interval: Duration::from_secs(settings.commit_interval_secs),
             max_pending: settings.commit_max_docs.max(1),
         };
@@ -166,6 +168,13 @@ impl IndexSender {
             .send(Message::Add(posts))
             .map_err(|_| WriterError::Stopped)
     }
+
+    /// Replace already indexed posts whose record changed (moved to another incident).
+    pub fn update(&self, posts: Vec<StoredPost>) -> Result<(), WriterError> {
+        self.0
+            .send(Message::Update(posts))
+            .map_err(|_| WriterError::Stopped)
+    }
 }
 
 struct Worker {
@@ -176,6 +185,8 @@ struct Worker {
     /// Highest sequence number added to the writer (committed or not).
     indexed: u64,
     pending: usize,
+    /// Documents were replaced since the last commit.
+    changed: bool,
     interval: Duration,
     max_pending: usize,
 }
@@ -195,6 +206,11 @@ impl Worker {
                         self.commit();
                         next_commit = Instant::now() + self.interval;
                     }
+                }
+                Ok(Message::Update(posts)) => {
+                    self.update(&posts);
+                    self.commit_changes();
+                    next_commit = Instant::now() + self.interval;
                 }
                 Ok(Message::Commit(done)) => {
                     self.commit();
@@ -261,10 +277,34 @@ impl Worker {
         }
     }
 
+    /// Replace posts that are indexed already; posts beyond the mark are added as usual.
+    fn update(&mut self, posts: &[StoredPost]) {
+        for post in posts {
+            if post.seq > self.indexed {
+                self.add(std::slice::from_ref(post));
+                continue;
+            }
+            self.writer
+                .delete_term(tantivy::Term::from_field_u64(self.fields.seq, post.seq));
+            if let Err(error) = self.writer.add_document(document_for(&self.fields, post)) {
+                tracing::error!(%error, post = %post.post.key, "re-indexing a post failed");
+                continue;
+            }
+            self.changed = true;
+        }
+    }
+
+    /// Commit even when no new post arrived (after updates).
+    fn commit_changes(&mut self) {
+        self.pending += usize::from(self.changed);
+        self.commit();
+    }
+
     fn commit(&mut self) {
         if self.indexed == self.committed.load(Ordering::Acquire) && self.pending == 0 {
             return;
         }
+        self.changed = false;
         let payload = serde_json::to_string(&CommitPayload { seq: self.indexed })
             .expect("payload serializes");
         let started = Instant::now();

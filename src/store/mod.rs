@@ -143,6 +143,11 @@ impl WriteBatch {
         self.len += 1;
     }
 
+    /// Set the next incident id (for incidents written outside the pipeline: benchmarks).
+    pub(crate) fn put_next_incident(&mut self, next: u64) {
+        self.put_counter(NEXT_INCIDENT, next);
+    }
+
     pub(crate) fn put_counter(&mut self, name: &[u8], value: u64) {
         self.batch.insert(name, &value.to_be_bytes());
     }
@@ -358,6 +363,23 @@ impl Store {
         })
     }
 
+    /// Every incident, oldest first, without their fingerprints (lists and reports).
+    pub fn incidents_without_fingerprints(&self) -> impl Iterator<Item = Result<Incident>> + '_ {
+        self.data.scan_prefix(INCIDENT).map(|kv| {
+            let (k, v) = kv?;
+            from_json(&k, &v)
+        })
+    }
+
+    /// The stems an incident remembers for near-duplicate comparison.
+    pub fn incident_fingerprint(&self, id: IncidentId) -> Result<Vec<u32>> {
+        let fk = key(INCIDENT_FINGERPRINT, &id.to_be_bytes());
+        match self.data.get(&fk)? {
+            Some(fp) => from_json(&fk, &fp),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn incident_from(&self, k: &[u8], v: &[u8]) -> Result<Incident> {
         let mut incident: Incident = from_json(k, v)?;
         let fk = key(INCIDENT_FINGERPRINT, &incident.id.to_be_bytes());
@@ -378,17 +400,26 @@ impl Store {
             .collect()
     }
 
-    /// Keys of the posts about an incident, in the order they joined it (read from its
-    /// timeline, which records every post that opened or joined it).
+    /// Keys of the posts that belong to an incident now, in the order they joined it (read
+    /// from its timeline: posts that opened or joined it, came with a merged incident, minus
+    /// those taken out).
     pub fn incident_posts(&self, id: IncidentId) -> Result<Vec<String>> {
-        Ok(self
-            .events(id)?
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Created { post, .. } | EventKind::PostAttached { post } => Some(post),
-                _ => None,
-            })
-            .collect())
+        let mut posts: Vec<String> = Vec::new();
+        for event in self.events(id)? {
+            match event.kind {
+                EventKind::Created { post, .. } | EventKind::PostAttached { post } => {
+                    posts.retain(|p| *p != post);
+                    posts.push(post);
+                }
+                EventKind::MergedFrom { posts: merged, .. } => {
+                    posts.retain(|p| !merged.contains(p));
+                    posts.extend(merged);
+                }
+                EventKind::PostDetached { post, .. } => posts.retain(|p| *p != post),
+                _ => {}
+            }
+        }
+        Ok(posts)
     }
 
     /// Distinct authors of the posts about an incident.
@@ -398,6 +429,13 @@ impl Store {
             .scan_prefix(&prefix)
             .map(|kv| Ok(String::from_utf8_lossy(&kv?.0[prefix.len()..]).into_owned()))
             .collect()
+    }
+
+    /// Whether `author` is already counted among the authors of incident `id`.
+    pub fn incident_has_author(&self, id: IncidentId, author: &str) -> Result<bool> {
+        let mut k = key(INCIDENT_AUTHOR, &id.to_be_bytes());
+        k.extend_from_slice(author.as_bytes());
+        Ok(self.data.contains_key(k)?)
     }
 
     pub fn cursor(&self, source: &str) -> Result<Option<serde_json::Value>> {

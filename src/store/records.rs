@@ -224,6 +224,9 @@ pub struct Incident {
     pub clock: Option<StageClock>,
     #[serde(default)]
     pub milestones: Milestones,
+    /// An official's comment read as the answer, awaiting the coordinator's confirmation.
+    #[serde(default)]
+    pub pending_answer: Option<crate::incidents::queue::PendingAnswer>,
 }
 
 impl Incident {

@@ -47,7 +47,7 @@ impl Principal {
         }
     }
 
-    /// The daemon's own command-line tools (`otklik sources` while the daemon runs).
+    /// The daemon's own command-line tools (the control token of `daemon.json`).
     fn local_cli() -> Principal {
         Principal {
             login: "otklik-cli".into(),
@@ -566,6 +566,7 @@ mod tests {
             waiting_for: None,
             clock: None,
             milestones: Default::default(),
+            pending_answer: None,
         }
     }
 

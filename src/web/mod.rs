@@ -35,7 +35,7 @@ pub struct WebState {
     /// The index commit the searcher last reloaded at.
     reloaded_at: AtomicU64,
     pub limiter: Mutex<auth::LoginLimiter>,
-    /// SHA-256 of the token the daemon wrote for its own command-line tools.
+    /// SHA-256 of the daemon's control token (`daemon.json`, for its own command-line tools).
     pub cli_token_hash: Option<String>,
 }
 

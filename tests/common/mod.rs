@@ -144,20 +144,18 @@ pub fn pipeline(
     otklik::index::IndexWriterHandle,
     otklik::store::Store,
 ) {
-    use otklik::config::IncidentSettings;
     let store = otklik::store::Store::open(&dir.join("store")).unwrap();
     let writer =
         otklik::index::IndexWriterHandle::start(&dir.join("search"), store.clone(), index).unwrap();
     let (activity, _) = tokio::sync::broadcast::channel(16);
-    let pipeline = otklik::pipeline::Pipeline {
-        store: store.clone(),
-        knowledge: std::sync::Arc::new(otklik::understand::Knowledge::embedded()),
-        org: std::sync::Arc::new(otklik::org::Org::embedded()),
-        detector: otklik::incidents::detect::Detector::load(IncidentSettings::default(), &store)
-            .unwrap(),
-        index: writer.sender(),
+    let loaded = otklik::config::Loaded::embedded(dir.to_path_buf());
+    let pipeline = otklik::pipeline::Pipeline::new(
+        &loaded,
+        store.clone(),
+        writer.sender(),
         activity,
-        incident_settings: IncidentSettings::default(),
-    };
+        otklik::time::Clock::system(),
+    )
+    .unwrap();
     (pipeline, writer, store)
 }

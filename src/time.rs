@@ -1,0 +1,157 @@
+//! What time it is for the daemon.
+//!
+//! The system clock in production. Tests and the demo may shift and speed it up with
+//! `OTKLIK_CLOCK=START[@ANCHOR][xSPEED]`: the daemon's time is `START` at the real Unix time
+//! `ANCHOR` (default: when the process started) and runs `SPEED` times faster (default 1).
+//! So a restart test passes the same value to both runs and the clock goes on where it was;
+//! the demo shows a working day of deadlines in minutes. Nothing else changes with it.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// The environment variable that shifts the clock (tests and demos only).
+pub const CLOCK_ENV: &str = "OTKLIK_CLOCK";
+
+/// A clock: the system's, or a shifted and scaled one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clock {
+    shift: Option<Shift>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Shift {
+    start: DateTime<Utc>,
+    anchor: DateTime<Utc>,
+    speed: f64,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock { shift: None }
+    }
+
+    /// A clock that reads `start` now and runs `speed` times faster than real time.
+    pub fn shifted(start: DateTime<Utc>, speed: f64) -> Clock {
+        Clock {
+            shift: Some(Shift {
+                start,
+                anchor: Utc::now(),
+                speed,
+            }),
+        }
+    }
+
+    /// A clock stopped at `at` (tests).
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock {
+            shift: Some(Shift {
+                start: at,
+                anchor: Utc::now(),
+                speed: 0.0,
+            }),
+        }
+    }
+
+    /// The clock `OTKLIK_CLOCK` asks for, or the system clock when it is not set.
+    pub fn from_env() -> Result<Clock, String> {
+        match std::env::var(CLOCK_ENV) {
+            Ok(value) if !value.trim().is_empty() => Clock::parse(value.trim()),
+            _ => Ok(Clock::system()),
+        }
+    }
+
+    /// Reads `START[@ANCHOR][xSPEED]` (RFC 3339 start, anchor in Unix seconds).
+    pub fn parse(value: &str) -> Result<Clock, String> {
+        let bad = || {
+            format!(
+                "{CLOCK_ENV}={value}: expected START[@ANCHOR][xSPEED], e.g. 2026-11-24T09:00:00+03:00@1795500000x60"
+            )
+        };
+        let (rest, speed) = match value.rsplit_once('x') {
+            Some((rest, speed)) if !speed.contains(':') => {
+                (rest, speed.parse::<f64>().map_err(|_| bad())?)
+            }
+            _ => (value, 1.0),
+        };
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(bad());
+        }
+        let (start, anchor) = match rest.split_once('@') {
+            Some((start, anchor)) => {
+                let secs = anchor.parse::<i64>().map_err(|_| bad())?;
+                (
+                    start,
+                    DateTime::<Utc>::from_timestamp(secs, 0).ok_or_else(bad)?,
+                )
+            }
+            None => (rest, Utc::now()),
+        };
+        let start = DateTime::parse_from_rfc3339(start)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc);
+        Ok(Clock {
+            shift: Some(Shift {
+                start,
+                anchor,
+                speed,
+            }),
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.shift {
+            None => Utc::now(),
+            Some(s) => {
+                let real = (Utc::now() - s.anchor).num_milliseconds() as f64;
+                s.start + TimeDelta::milliseconds((real * s.speed) as i64)
+            }
+        }
+    }
+
+    /// How long to sleep in real time until the clock reads `at`.
+    pub fn real_wait_until(&self, at: DateTime<Utc>) -> std::time::Duration {
+        let ahead = (at - self.now()).num_milliseconds().max(0) as f64;
+        let speed = self.shift.map_or(1.0, |s| s.speed);
+        if speed <= 0.0 {
+            // A stopped clock never gets there: look again later.
+            return std::time::Duration::from_secs(3600);
+        }
+        std::time::Duration::from_millis((ahead / speed).ceil() as u64)
+    }
+
+    pub fn is_shifted(&self) -> bool {
+        self.shift.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_start_anchor_and_speed() {
+        let c = Clock::parse("2026-11-24T09:00:00+03:00@0x60").unwrap();
+        let s = c.shift.unwrap();
+        assert_eq!(s.start.to_rfc3339(), "2026-11-24T06:00:00+00:00");
+        assert_eq!(s.anchor.timestamp(), 0);
+        assert_eq!(s.speed, 60.0);
+        let c = Clock::parse("2026-11-24T09:00:00Z").unwrap();
+        assert_eq!(c.shift.unwrap().speed, 1.0);
+        assert!(c.now() >= "2026-11-24T09:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert!(Clock::parse("tomorrow").is_err());
+        assert!(Clock::parse("2026-11-24T09:00:00Zx0").is_err());
+    }
+
+    #[test]
+    fn waits_are_scaled() {
+        let c = Clock::shifted("2026-11-24T09:00:00Z".parse().unwrap(), 60.0);
+        let wait = c.real_wait_until(c.now() + TimeDelta::minutes(60));
+        assert!(wait <= std::time::Duration::from_secs(60), "{wait:?}");
+        assert!(wait >= std::time::Duration::from_secs(59), "{wait:?}");
+    }
+}
