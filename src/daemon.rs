@@ -160,6 +160,7 @@ pub async fn start(
     let committed = index.committed_handle();
     let web = crate::web::WebState::new(
         Arc::new(loaded.org.clone()),
+        loaded.calendar.clone(),
         data.index(),
         Some(crate::api::token_hash(&control_token)),
     );

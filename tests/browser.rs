@@ -1,6 +1,6 @@
 //! The desk in a real browser (headless Chromium through chromedriver): sign in, search,
-//! narrow by a facet, read highlighted snippets, look at it on a phone-sized screen, sign
-//! out. Screenshots go to `target/test-artifacts/`.
+//! narrow by a facet, read highlighted snippets, look at it on a phone-sized screen, open the
+//! queue and an incident and act on it through its form, sign out. Screenshots go to `target/test-artifacts/`.
 
 mod common;
 
@@ -86,12 +86,36 @@ async fn sign_in_search_narrow_and_sign_out_in_chromium() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     browser.screenshot("browser-03-search-phone").await;
 
+    // The queue, an incident, an action through its form.
+    browser.resize(1280, 900).await;
+    browser.click("header nav a[href='/incidents']").await;
+    browser
+        .wait_for_url("the queue", |u| u.ends_with("/incidents"))
+        .await;
+    browser.screenshot("browser-04-queue").await;
+    browser.click(".incident a[href^='/incidents/']").await;
+    let incident_url = browser
+        .wait_for_url("an incident's page", |u| u.contains("/incidents/"))
+        .await;
+    browser
+        .type_into(
+            "form[data-action='comment'] textarea[name='comment']",
+            "Уточняем у водоканала",
+        )
+        .await;
+    browser
+        .click("form[data-action='comment'] button[type=submit]")
+        .await;
+    browser.wait_for_text("Уточняем у водоканала").await;
+    assert_eq!(browser.url().await, incident_url);
+    browser.screenshot("browser-05-incident").await;
+
     // Sources health, then sign out.
     browser.click("header nav a[href='/sources']").await;
     browser
         .wait_for_url("the sources page", |u| u.ends_with("/sources"))
         .await;
-    browser.screenshot("browser-04-sources").await;
+    browser.screenshot("browser-06-sources").await;
     browser.click(".who button").await;
     browser
         .wait_for_url("the sign-in page after sign-out", |u| u.ends_with("/login"))

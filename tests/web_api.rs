@@ -631,3 +631,134 @@ async fn every_path_of_the_openapi_document_answers() {
     }
     stop(desk).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_pages_under_every_role() {
+    let desk = desk::start().await;
+    let incidents: Vec<otklik::store::Incident> = desk
+        .running
+        .store
+        .incidents()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(incidents.len() >= 2, "{incidents:?}");
+    let zhkh = Some(otklik::org::Owner::Department("zhkh".into()));
+    let own = incidents
+        .iter()
+        .find(|i| i.owner == zhkh)
+        .expect("an incident of ЖКХ");
+    let other = Some(
+        incidents
+            .iter()
+            .find(|i| i.owner != zhkh)
+            .expect("an incident of another owner"),
+    );
+    let fetch = |cookie: String, path: String| {
+        let base = desk.base.clone();
+        async move {
+            let r = client()
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+
+    // The official sees their department's incidents only, in the list and by address.
+    let official = desk.sign_in("zhkh1", PASSWORD).await.unwrap();
+    let (status, html) = fetch(official.cookie.clone(), "/incidents".into()).await;
+    assert_eq!(status, 200);
+    for i in &incidents {
+        let link = format!("href=\"/incidents/{}\"", i.id);
+        assert_eq!(
+            html.contains(&link),
+            i.owner == zhkh,
+            "incident {} ({:?})",
+            i.id,
+            i.owner
+        );
+    }
+    let (status, _) = fetch(official.cookie.clone(), format!("/incidents/{}", own.id)).await;
+    assert_eq!(status, 200);
+    if let Some(other) = other {
+        let (status, _) = fetch(official.cookie.clone(), format!("/incidents/{}", other.id)).await;
+        assert_eq!(
+            status, 404,
+            "another owner's incident is not shown to an official"
+        );
+    }
+    // An official asking for another owner's queue still gets their own.
+    let (_, html) = fetch(official.cookie.clone(), "/incidents?owner=shopsha".into()).await;
+    if let Some(other) = other {
+        assert!(!html.contains(&format!("href=\"/incidents/{}\"", other.id)));
+    }
+
+    // The head reads but cannot act.
+    let head = desk.sign_in("head1", PASSWORD).await.unwrap();
+    let (status, html) = fetch(head.cookie.clone(), format!("/incidents/{}", own.id)).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Анна Петрова"), "no authors for the head");
+    let csrf = csrf_field(&html).unwrap();
+    let r = client()
+        .post(format!("{}/incidents/{}/actions", desk.base, own.id))
+        .header("cookie", &head.cookie)
+        .form_body(&[
+            ("csrf", csrf.as_str()),
+            ("action", "comment"),
+            ("comment", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // The coordinator acts; the timeline names them; a forged form is refused first.
+    let coordinator = desk.sign_in("coord1", PASSWORD).await.unwrap();
+    let (status, html) = fetch(coordinator.cookie.clone(), format!("/incidents/{}", own.id)).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_field(&html).unwrap();
+    let r = client()
+        .post(format!("{}/incidents/{}/actions", desk.base, own.id))
+        .header("cookie", &coordinator.cookie)
+        .form_body(&[("csrf", "forged"), ("action", "comment"), ("comment", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client()
+        .post(format!("{}/incidents/{}/actions", desk.base, own.id))
+        .header("cookie", &coordinator.cookie)
+        .form_body(&[
+            ("csrf", csrf.as_str()),
+            ("action", "comment"),
+            ("comment", "Позвонили в водоканал"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let events = desk.running.store.events(own.id).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.actor, "coord1");
+    assert_eq!(last.comment.as_deref(), Some("Позвонили в водоканал"));
+    let (_, html) = fetch(coordinator.cookie.clone(), format!("/incidents/{}", own.id)).await;
+    assert!(html.contains("Позвонили в водоканал"));
+    // An unknown action is named, not a 500.
+    let r = client()
+        .post(format!("{}/incidents/{}/actions", desk.base, own.id))
+        .header("cookie", &coordinator.cookie)
+        .form_body(&[("csrf", csrf.as_str()), ("action", "explode")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("неизвестное действие"));
+    let (status, _) = fetch(coordinator.cookie.clone(), "/incidents/999999".into()).await;
+    assert_eq!(status, 404);
+    let (status, _) = fetch(coordinator.cookie.clone(), "/incidents/abc".into()).await;
+    assert_eq!(status, 404);
+    stop(desk).await;
+}

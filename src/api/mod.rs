@@ -6,7 +6,7 @@
 //!
 //! Errors of the API are JSON, in English: `{"error": "<kind>", "detail": "<what is wrong>"}`.
 
-mod incidents;
+pub(crate) mod incidents;
 mod ingest;
 pub mod openapi;
 mod search;
@@ -193,6 +193,11 @@ impl ApiError {
 
     pub fn forbidden(detail: &str) -> ApiError {
         ApiError(StatusCode::FORBIDDEN, detail.to_string())
+    }
+
+    /// The status and the detail.
+    pub fn parts(&self) -> (StatusCode, &str) {
+        (self.0, &self.1)
     }
 
     pub fn internal() -> ApiError {

@@ -20,6 +20,11 @@ struct NavItem {
 /// The pages that exist, in menu order. A new page adds itself here.
 const NAV: &[NavItem] = &[
     NavItem {
+        href: "/incidents",
+        label: "Очередь",
+        shown: |_| true,
+    },
+    NavItem {
         href: "/search",
         label: "Поиск",
         shown: |_| true,

@@ -5,7 +5,8 @@
 //!   ([`auth::can_read_incident`], [`auth::can_act`], [`auth::sees_personal_data`]).
 //! - [`layout`]: the shared page frame, escaping and form helpers.
 //! - [`search`]: the search both the page and `GET /api/v1/search` run.
-//! - [`pages`]: sign-in, search, sources.
+//! - [`pages`]: sign-in, search, sources; `queue`: the incident queue and an incident's page
+//!   with its actions (HTML from [`crate::incidents::html`]).
 //!
 //! A new page is a handler taking [`auth::Viewer`] (or [`auth::CsrfForm`] for a POST),
 //! rendering with [`layout::page`], added to [`routes`] and to the menu in `layout::NAV`.
@@ -14,6 +15,7 @@ pub mod accounts;
 pub mod auth;
 pub mod layout;
 mod pages;
+mod queue;
 pub mod search;
 
 use crate::api::AppState;
@@ -30,6 +32,7 @@ use std::sync::{Arc, Mutex};
 /// What the pages need besides the store.
 pub struct WebState {
     pub org: Arc<Org>,
+    pub calendar: Arc<crate::incidents::calendar::WorkCalendar>,
     pub index_dir: PathBuf,
     searcher: Mutex<Option<Arc<Searcher>>>,
     /// The index commit the searcher last reloaded at.
@@ -40,9 +43,15 @@ pub struct WebState {
 }
 
 impl WebState {
-    pub fn new(org: Arc<Org>, index_dir: PathBuf, cli_token_hash: Option<String>) -> WebState {
+    pub fn new(
+        org: Arc<Org>,
+        calendar: Arc<crate::incidents::calendar::WorkCalendar>,
+        index_dir: PathBuf,
+        cli_token_hash: Option<String>,
+    ) -> WebState {
         WebState {
             org,
+            calendar,
             index_dir,
             searcher: Mutex::new(None),
             reloaded_at: AtomicU64::new(0),
@@ -75,6 +84,9 @@ impl WebState {
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(pages::home))
+        .route("/incidents", get(queue::queue))
+        .route("/incidents/{id}", get(queue::incident))
+        .route("/incidents/{id}/actions", post(queue::act))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/search", get(pages::search))

@@ -17,7 +17,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 pub(super) async fn home(_viewer: Viewer) -> Redirect {
-    Redirect::to("/search")
+    Redirect::to("/incidents")
 }
 
 #[derive(Deserialize, Default)]

@@ -258,6 +258,19 @@ impl Browser {
         }
     }
 
+    /// Wait until the page's source contains `text`.
+    pub async fn wait_for_text(&self, text: &str) {
+        let started = Instant::now();
+        while !self.source().await.contains(text) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "waited for «{text}» on {}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn resize(&self, width: u32, height: u32) {
         self.call(
             reqwest::Method::POST,
