@@ -615,3 +615,152 @@ fn build_search_index(dir: &std::path::Path, n: usize) -> anyhow::Result<u64> {
     writer.wait_merging_threads()?;
     Ok(dir_size(dir))
 }
+
+/// The queue page (`GET /incidents`, server-rendered HTML, signed in as the coordinator) over
+/// `n` open incidents, against the same listing in-process without HTTP or HTML.
+#[derive(Debug, Serialize)]
+pub struct QueuePageFigures {
+    pub incidents: usize,
+    pub requests: usize,
+    pub page_bytes: usize,
+    pub page_p50_ms: f64,
+    pub page_p99_ms: f64,
+    pub in_process_p50_ms: f64,
+    pub in_process_p99_ms: f64,
+}
+
+impl fmt::Display for QueuePageFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "open incidents:        {}", self.incidents)?;
+        writeln!(f, "requests:              {}", self.requests)?;
+        writeln!(
+            f,
+            "GET /incidents:        p50 {:.2} ms, p99 {:.2} ms ({} KiB of HTML, 200 incidents shown)",
+            self.page_p50_ms,
+            self.page_p99_ms,
+            self.page_bytes >> 10
+        )?;
+        write!(
+            f,
+            "baseline, in-process:  p50 {:.2} ms, p99 {:.2} ms (the same listing, no HTTP, no HTML)",
+            self.in_process_p50_ms, self.in_process_p99_ms
+        )
+    }
+}
+
+/// Fill a store with `n` open incidents through the queue, start the daemon on it (its clock
+/// fixed at the end of the synthetic week), and time the queue page.
+pub async fn queue_page(n: usize, requests: usize) -> anyhow::Result<QueuePageFigures> {
+    let dir = tempfile_dir("otklik-bench-queue-page")?;
+    let mut loaded = crate::config::Loaded::embedded(dir.clone());
+    let end = chrono_tz::Europe::Moscow
+        .with_ymd_and_hms(2026, 11, 27, 16, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    loaded.clock = crate::time::Clock::fixed(end);
+    loaded.settings.api.listen = "127.0.0.1:0".into();
+    {
+        let loaded = loaded.clone();
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let store = Store::open(&crate::daemon::DataDir::new(&dir).store())?;
+            let rules = std::sync::Arc::new(crate::incidents::queue::Rules::from_loaded(&loaded));
+            let queue = crate::incidents::queue::Queue::new(rules);
+            let span = Duration::days(4).num_seconds();
+            let mut id = 0u64;
+            while (id as usize) < n {
+                let mut tx = crate::incidents::queue::Tx::new(&store, end);
+                for _ in 0..1000.min(n - id as usize) {
+                    id += 1;
+                    let created = end - Duration::seconds(span * (n as i64 - id as i64) / n as i64);
+                    let mut incident = crate::incidents::bench::synthetic(id, created, &loaded);
+                    tx.now = created;
+                    queue.opened(&mut incident, &mut tx)?;
+                    tx.put(incident);
+                }
+                let mut batch = std::mem::take(&mut tx.batch);
+                batch.put_next_incident(id + 1);
+                store.commit(batch)?;
+            }
+            Ok(())
+        })
+        .await??;
+    }
+    let (activity, _) = tokio::sync::broadcast::channel(16);
+    let running = crate::daemon::start(&loaded, Vec::new(), activity).await?;
+    let store = running.store.clone();
+    let org = loaded.org.clone();
+    let session = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        crate::web::accounts::add_user(
+            &store,
+            &org,
+            &crate::web::accounts::NewUser {
+                login: "bench",
+                name: None,
+                role: crate::store::Role::Coordinator,
+                owner: None,
+                password: "bench-password",
+            },
+        )?;
+        Ok(crate::web::auth::start_session(&store, "bench", 1)?)
+    })
+    .await??;
+    // Let the timers due at start fire before measuring.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let base = format!("http://{}", running.api_addr.expect("the API listens"));
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(requests);
+    let mut page_bytes = 0;
+    for i in 0..requests + 10 {
+        let started = Instant::now();
+        let reply = client
+            .get(format!("{base}/incidents"))
+            .header("cookie", format!("otklik_session={session}"))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            reply.status().is_success(),
+            "/incidents: {}",
+            reply.status()
+        );
+        page_bytes = reply.bytes().await?.len();
+        if i >= 10 {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let store = running.store.clone();
+    let open = running.open_incidents.clone();
+    let in_process = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<f64>> {
+        let filter = crate::incidents::view::ListFilter {
+            limit: Some(200),
+            ..Default::default()
+        };
+        let mut times = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let started = Instant::now();
+            std::hint::black_box(crate::incidents::view::list(
+                &store,
+                Some(&open),
+                &filter,
+                end,
+            )?);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(times)
+    })
+    .await??;
+    running.shutdown(std::time::Duration::from_secs(10)).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    times.sort_by(f64::total_cmp);
+    let mut in_process = in_process;
+    in_process.sort_by(f64::total_cmp);
+    Ok(QueuePageFigures {
+        incidents: n,
+        requests,
+        page_bytes,
+        page_p50_ms: percentile(&times, 50.0),
+        page_p99_ms: percentile(&times, 99.0),
+        in_process_p50_ms: percentile(&in_process, 50.0),
+        in_process_p99_ms: percentile(&in_process, 99.0),
+    })
+}

@@ -56,6 +56,8 @@ pub struct Running {
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
     data_dir: PathBuf,
+    /// The open incidents the pipeline thread keeps (what the queue lists).
+    pub open_incidents: crate::incidents::view::OpenIncidents,
     /// Where the HTTP interface listens, when it is enabled.
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
@@ -174,7 +176,7 @@ pub async fn start(
         web: Arc::new(web),
         queue: queue_tx.clone(),
         control_token_sha: Some(crate::api::token_hash(&control_token)),
-        open: open_incidents,
+        open: open_incidents.clone(),
         clock,
     };
     let api = crate::api::serve(api_state, stop_api.clone()).await?;
@@ -187,6 +189,7 @@ pub async fn start(
         None => (None, None),
     };
     Ok(Running {
+        open_incidents,
         store,
         index,
         stop_polling,
