@@ -51,6 +51,9 @@ async fn every_api_endpoint_under_every_role() {
         ("/api/v1/openapi.json", [200; 5]),
         ("/api/v1/search?q=вода", [401, 200, 200, 200, 200]),
         ("/api/v1/sources", [401, 200, 200, 403, 200]),
+        ("/api/v1/incidents", [401, 200, 200, 200, 200]),
+        ("/api/v1/incidents/1", [401, 200, 200, 200, 200]),
+        ("/api/v1/incidents/abc", [401, 400, 400, 400, 400]),
     ];
     for (path, expected) in matrix {
         for (caller, want) in roles.iter().zip(expected) {
@@ -609,16 +612,21 @@ async fn every_path_of_the_openapi_document_answers() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 6);
     for (path, operations) in paths {
+        let url = format!("{}{}", desk.base, path.replace("{id}", "1"));
         for method in operations.as_object().unwrap().keys() {
-            let request = match method.as_str() {
-                "get" => client()
-                    .get(format!("{}{path}", desk.base))
+            let request = match (method.as_str(), path.as_str()) {
+                ("get", _) => client()
+                    .get(&url)
                     .bearer_auth(&desk.tokens[&Role::Coordinator]),
-                "post" => client()
-                    .post(format!("{}{path}", desk.base))
+                ("post", "/api/v1/ingest") => client()
+                    .post(&url)
                     .bearer_auth(desk::COLLECTOR_TOKEN)
                     .json(&serde_json::json!({"id": "oa", "text": "проверка", "published": "2026-11-26T09:15:00Z"})),
-                other => panic!("{path}: method {other} not exercised by this test"),
+                ("post", _) => client()
+                    .post(&url)
+                    .bearer_auth(&desk.tokens[&Role::Coordinator])
+                    .json(&serde_json::json!({"action": "comment", "comment": "проверка API"})),
+                (other, _) => panic!("{path}: method {other} not exercised by this test"),
             };
             let r = request.send().await.unwrap();
             assert_eq!(
@@ -647,12 +655,10 @@ async fn the_queue_pages_under_every_role() {
         .iter()
         .find(|i| i.owner == zhkh)
         .expect("an incident of ЖКХ");
-    let other = Some(
-        incidents
-            .iter()
-            .find(|i| i.owner != zhkh)
-            .expect("an incident of another owner"),
-    );
+    let other = incidents
+        .iter()
+        .find(|i| i.owner != zhkh)
+        .expect("an incident of another owner");
     let fetch = |cookie: String, path: String| {
         let base = desk.base.clone();
         async move {
@@ -683,18 +689,14 @@ async fn the_queue_pages_under_every_role() {
     }
     let (status, _) = fetch(official.cookie.clone(), format!("/incidents/{}", own.id)).await;
     assert_eq!(status, 200);
-    if let Some(other) = other {
-        let (status, _) = fetch(official.cookie.clone(), format!("/incidents/{}", other.id)).await;
-        assert_eq!(
-            status, 404,
-            "another owner's incident is not shown to an official"
-        );
-    }
+    let (status, _) = fetch(official.cookie.clone(), format!("/incidents/{}", other.id)).await;
+    assert_eq!(
+        status, 404,
+        "another owner's incident is not shown to an official"
+    );
     // An official asking for another owner's queue still gets their own.
     let (_, html) = fetch(official.cookie.clone(), "/incidents?owner=shopsha".into()).await;
-    if let Some(other) = other {
-        assert!(!html.contains(&format!("href=\"/incidents/{}\"", other.id)));
-    }
+    assert!(!html.contains(&format!("href=\"/incidents/{}\"", other.id)));
 
     // The head reads but cannot act.
     let head = desk.sign_in("head1", PASSWORD).await.unwrap();
@@ -756,6 +758,83 @@ async fn the_queue_pages_under_every_role() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("неизвестное действие"));
+    // The same rules through the JSON API with users' tokens.
+    let api = |role: Role, path: String| {
+        let base = desk.base.clone();
+        let token = desk.tokens[&role].clone();
+        async move {
+            client()
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let listed: serde_json::Value = api(Role::Official, "/api/v1/incidents?owner=shopsha".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    for i in listed["incidents"].as_array().unwrap() {
+        assert_eq!(i["owner"]["id"], "zhkh", "an official lists their own: {i}");
+    }
+    let other_id = other.id;
+    assert_eq!(
+        api(Role::Official, format!("/api/v1/incidents/{other_id}"))
+            .await
+            .status(),
+        404
+    );
+    let detail: serde_json::Value = api(Role::Official, format!("/api/v1/incidents/{}", own.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["posts"][0]["author"], "Анна Петрова",
+        "an official sees authors of their own"
+    );
+    let detail: serde_json::Value = api(Role::Head, format!("/api/v1/incidents/{}", own.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        detail["posts"][0]["author"].is_null(),
+        "a head does not: {detail}"
+    );
+    let r = client()
+        .post(format!("{}/api/v1/incidents/{}/actions", desk.base, own.id))
+        .bearer_auth(&desk.tokens[&Role::Head])
+        .json(&serde_json::json!({"action": "comment", "comment": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client()
+        .post(format!("{}/api/v1/incidents/{other_id}/actions", desk.base))
+        .bearer_auth(&desk.tokens[&Role::Official])
+        .json(&serde_json::json!({"action": "comment", "comment": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "an official cannot act on another owner's incident"
+    );
+    let r = client()
+        .post(format!("{}/api/v1/incidents/{}/actions", desk.base, own.id))
+        .bearer_auth(&desk.tokens[&Role::Official])
+        .json(&serde_json::json!({"action": "comment", "comment": "Выехала бригада"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let last = desk.running.store.events(own.id).unwrap().pop().unwrap();
+    assert_eq!(last.actor, "zhkh1");
+
     let (status, _) = fetch(coordinator.cookie.clone(), "/incidents/999999".into()).await;
     assert_eq!(status, 404);
     let (status, _) = fetch(coordinator.cookie.clone(), "/incidents/abc".into()).await;

@@ -153,6 +153,53 @@ pub fn openapi() -> Value {
                 "security": [ { "bearer": [] }, { "session": [] } ],
                 "responses": sources_responses
             } },
+            "/api/v1/incidents": { "get": {
+                "summary": "The incident queue (an official's: their department's or territory's only)",
+                "security": [ { "bearer": [] }, { "session": [] } ],
+                "parameters": [
+                    query_param("status", "Status ids, comma-separated (moderation, routed, in_work, answered, closed); empty: every open incident.", json!({"type": "string"})),
+                    query_param("owner", "Department or territory id.", json!({"type": "string"})),
+                    query_param("territory", "Territory id.", json!({"type": "string"})),
+                    query_param("group", "Topic group id.", json!({"type": "string"})),
+                    query_param("overdue", "Only incidents past their deadline.", json!({"type": "boolean"})),
+                    query_param("urgent", "Only urgent or resonant ones.", json!({"type": "boolean"})),
+                    query_param("sort", "deadline (default), newest, oldest.", json!({"type": "string"})),
+                    query_param("limit", "At most 1000, default 100.", json!({"type": "integer"})),
+                    query_param("offset", "Incidents to skip.", json!({"type": "integer"}))
+                ],
+                "responses": {
+                    "200": { "description": "`{\"total\": n, \"incidents\": [...]}`", "content": { "application/json": {} } },
+                    "400": error_response("A filter value does not fit."),
+                    "401": error_response("No or unknown credentials.")
+                }
+            } },
+            "/api/v1/incidents/{id}": { "get": {
+                "summary": "An incident with its timeline and posts (authors only for roles that may see them; each view logged)",
+                "security": [ { "bearer": [] }, { "session": [] } ],
+                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
+                "responses": {
+                    "200": { "description": "`{\"incident\": …, \"events\": […], \"posts\": […]}`", "content": { "application/json": {} } },
+                    "401": error_response("No or unknown credentials."),
+                    "404": error_response("No such incident, or not one the caller may read.")
+                }
+            } },
+            "/api/v1/incidents/{id}/actions": { "post": {
+                "summary": "Act on an incident: route, accept, answer, wait, resume, close, reopen, merge, comment …",
+                "security": [ { "bearer": [] }, { "session": [] } ],
+                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["action"],
+                    "description": "`{\"action\": \"route\", \"owner\": \"zhkh\", \"comment\": \"…\"}`; see src/incidents/queue.rs for every action's fields."
+                } } } },
+                "responses": {
+                    "200": { "description": "The incident's new state", "content": { "application/json": {} } },
+                    "400": error_response("Malformed body."),
+                    "401": error_response("No or unknown credentials."),
+                    "403": error_response("The role may read the incident but not change it (a head)."),
+                    "404": error_response("No such incident, or not one the caller may read."),
+                    "409": error_response("The action does not fit the incident's state; `detail` says why, in Russian.")
+                }
+            } },
             "/api/v1/ingest": { "post": {
                 "summary": "Push posts from another collector",
                 "security": [ { "collector": [] } ],
