@@ -63,12 +63,8 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
-        // Its own process group, so that the browser it starts goes with it even when a
-        // failing test never closes the session.
-        use std::os::unix::process::CommandExt;
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
-            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -302,15 +298,6 @@ impl Browser {
             .delete(format!("{}/session/{}", self.base, self.session))
             .send()
             .await;
-        self.kill_all();
-    }
-
-    /// Kill chromedriver and every browser process it started (its process group).
-    fn kill_all(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.driver.id())])
-            .stderr(Stdio::null())
-            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -318,6 +305,6 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        self.kill_all();
+        let _ = self.driver.kill();
     }
 }
