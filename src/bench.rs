@@ -386,3 +386,381 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         })
         .sum()
 }
+
+/// Search through the HTTP API (`GET /api/v1/search`, facets and histogram included) over
+/// `n` indexed posts, against two baselines measured in the same run: the same queries
+/// through [`crate::index::Searcher`] in-process without facets, and `GET /healthz` (the
+/// floor of one HTTP round trip).
+#[derive(Debug, Serialize)]
+pub struct SearchApiFigures {
+    pub posts: usize,
+    pub index_seconds: f64,
+    pub index_bytes: u64,
+    pub requests: usize,
+    pub api_p50_ms: f64,
+    pub api_p99_ms: f64,
+    pub api_max_ms: f64,
+    pub in_process_p50_ms: f64,
+    pub in_process_p99_ms: f64,
+    pub healthz_p50_ms: f64,
+    pub healthz_p99_ms: f64,
+    /// Each query's median through the API, slowest first.
+    pub per_query_p50_ms: Vec<(String, f64)>,
+}
+
+impl fmt::Display for SearchApiFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "posts indexed:         {}", self.posts)?;
+        writeln!(
+            f,
+            "index built in:        {:.1} s ({} MiB)",
+            self.index_seconds,
+            self.index_bytes >> 20
+        )?;
+        writeln!(f, "requests:              {}", self.requests)?;
+        writeln!(
+            f,
+            "GET /api/v1/search:    p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (facets and histogram included)",
+            self.api_p50_ms, self.api_p99_ms, self.api_max_ms
+        )?;
+        writeln!(
+            f,
+            "baseline, in-process:  p50 {:.2} ms, p99 {:.2} ms (same queries, no HTTP, no facets)",
+            self.in_process_p50_ms, self.in_process_p99_ms
+        )?;
+        writeln!(
+            f,
+            "baseline, GET /healthz: p50 {:.2} ms, p99 {:.2} ms",
+            self.healthz_p50_ms, self.healthz_p99_ms
+        )?;
+        write!(f, "median by query, slowest first:")?;
+        for (query, ms) in &self.per_query_p50_ms {
+            write!(f, "\n  {ms:>8.2} ms  {query}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The queries the benchmark cycles through: words, phrases, boolean queries, filters, dates,
+/// the empty query (every post), and deep pages.
+const BENCH_QUERIES: &[&str] = &[
+    "q=яма",
+    "q=нет+воды",
+    "q=%22нет+воды%22",
+    "q=мусор+OR+контейнеры",
+    "q=фонари+AND+Кирова",
+    "q=автобус&territory=shopsha",
+    "q=отопление&group=zhkh",
+    "q=",
+    "q=собаки&sort=best",
+    "q=свет&since=2026-03-01&until=2026-03-31",
+    "q=дорогу+NOT+снега",
+    "q=концерт&page=5",
+    "q=&source=rss&incidents=true",
+];
+
+fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+    if sorted_ms.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted_ms.len() as f64).ceil() as usize;
+    sorted_ms[rank.clamp(1, sorted_ms.len()) - 1]
+}
+
+/// Build an index of `n` synthetic posts, start the daemon's HTTP interface on it, and time
+/// `requests` searches.
+pub async fn search_api(n: usize, requests: usize) -> anyhow::Result<SearchApiFigures> {
+    let dir = tempfile_dir("otklik-bench-search")?;
+    let data = crate::daemon::DataDir::new(&dir);
+    let started = Instant::now();
+    let index_dir = data.index();
+    let index_bytes =
+        tokio::task::spawn_blocking(move || build_search_index(&index_dir, n)).await??;
+    let index_seconds = started.elapsed().as_secs_f64();
+
+    let mut loaded = crate::config::Loaded::embedded(dir.clone());
+    loaded.settings.api.listen = "127.0.0.1:0".into();
+    let (activity, _) = tokio::sync::broadcast::channel(16);
+    let running = crate::daemon::start(&loaded, Vec::new(), activity).await?;
+    let store = running.store.clone();
+    let org = loaded.org.clone();
+    let token = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        crate::web::accounts::add_user(
+            &store,
+            &org,
+            &crate::web::accounts::NewUser {
+                login: "bench",
+                name: None,
+                role: crate::store::Role::Head,
+                owner: None,
+                password: "bench-password",
+            },
+        )?;
+        Ok(crate::web::accounts::issue_token(&store, "bench", None)?)
+    })
+    .await??;
+    let base = format!("http://{}", running.api_addr.expect("the API listens"));
+    let client = reqwest::Client::new();
+
+    let time = |path: String| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+        async move {
+            let started = Instant::now();
+            let reply = request.send().await?;
+            anyhow::ensure!(reply.status().is_success(), "{path}: {}", reply.status());
+            reply.bytes().await?;
+            Ok::<f64, anyhow::Error>(started.elapsed().as_secs_f64() * 1000.0)
+        }
+    };
+    // Warm up: first searches open the index and fault its files in.
+    for q in BENCH_QUERIES.iter().cycle().take(BENCH_QUERIES.len() * 3) {
+        time(format!("/api/v1/search?{q}")).await?;
+    }
+    let mut api = Vec::with_capacity(requests);
+    let mut by_query: Vec<Vec<f64>> = vec![Vec::new(); BENCH_QUERIES.len()];
+    for (i, q) in BENCH_QUERIES.iter().enumerate().cycle().take(requests) {
+        let ms = time(format!("/api/v1/search?{q}")).await?;
+        api.push(ms);
+        by_query[i].push(ms);
+    }
+    let mut per_query_p50_ms: Vec<(String, f64)> = BENCH_QUERIES
+        .iter()
+        .zip(by_query.iter_mut())
+        .map(|(q, times)| {
+            times.sort_by(f64::total_cmp);
+            (q.to_string(), percentile(times, 50.0))
+        })
+        .collect();
+    per_query_p50_ms.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut healthz = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        healthz.push(time("/healthz".into()).await?);
+    }
+
+    let index_dir = data.index();
+    let in_process = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<f64>> {
+        let searcher = crate::index::Searcher::open(&index_dir)?;
+        let mut times = Vec::with_capacity(requests);
+        for q in BENCH_QUERIES.iter().cycle().take(requests) {
+            let params: crate::web::search::SearchParams = serde_urlencoded::from_str(q)?;
+            let mut checked = params
+                .check()
+                .map_err(|b| anyhow::anyhow!("{}: {}", b.param, b.detail))?;
+            checked.request.facets = false;
+            let started = Instant::now();
+            std::hint::black_box(searcher.search(&checked.request)?);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(times)
+    })
+    .await??;
+    running.shutdown(std::time::Duration::from_secs(10)).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    for v in [&mut api, &mut healthz] {
+        v.sort_by(f64::total_cmp);
+    }
+    let mut in_process = in_process;
+    in_process.sort_by(f64::total_cmp);
+    Ok(SearchApiFigures {
+        posts: n,
+        index_seconds,
+        index_bytes,
+        requests,
+        api_p50_ms: percentile(&api, 50.0),
+        api_p99_ms: percentile(&api, 99.0),
+        api_max_ms: api.last().copied().unwrap_or_default(),
+        in_process_p50_ms: percentile(&in_process, 50.0),
+        in_process_p99_ms: percentile(&in_process, 99.0),
+        healthz_p50_ms: percentile(&healthz, 50.0),
+        healthz_p99_ms: percentile(&healthz, 99.0),
+        per_query_p50_ms,
+    })
+}
+
+/// Index `n` synthetic posts straight into tantivy (the store is not needed to search).
+/// Understanding every post would dominate the build, so a sample of 5 000 is understood and
+/// their results reused in turn: the facets then have a realistic spread.
+fn build_search_index(dir: &std::path::Path, n: usize) -> anyhow::Result<u64> {
+    const SAMPLE: usize = 5_000;
+    const CHUNK: usize = 100_000;
+    let knowledge = Knowledge::embedded();
+    let sample: Vec<Understanding> = synthetic_posts(SAMPLE.min(n.max(1)))
+        .iter()
+        .map(|p| understand(&PostView::of(p, &p.text), &knowledge))
+        .collect();
+    let index = open_or_create(dir)?;
+    let fields = crate::index::Fields::of(&index.schema());
+    let settings = IndexSettings::default();
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(
+        settings.writer_threads,
+        settings.writer_memory_mb * 1024 * 1024,
+    )?;
+    let all = synthetic_posts(n);
+    for (chunk_no, chunk) in all.chunks(CHUNK).enumerate() {
+        for (i, post) in chunk.iter().enumerate() {
+            let seq = (chunk_no * CHUNK + i) as u64 + 1;
+            let mut post = post.clone();
+            post.key = PostKey::new(Platform::ALL[(seq % 4) as usize], format!("bench:{seq}"));
+            let stored = StoredPost {
+                seq,
+                post,
+                understanding: sample[seq as usize % sample.len()].clone(),
+                incident: None,
+            };
+            writer.add_document(document_for(&fields, &stored))?;
+        }
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    Ok(dir_size(dir))
+}
+
+/// The queue page (`GET /incidents`, server-rendered HTML, signed in as the coordinator) over
+/// `n` open incidents, against the same listing in-process without HTTP or HTML.
+#[derive(Debug, Serialize)]
+pub struct QueuePageFigures {
+    pub incidents: usize,
+    pub requests: usize,
+    pub page_bytes: usize,
+    pub page_p50_ms: f64,
+    pub page_p99_ms: f64,
+    pub in_process_p50_ms: f64,
+    pub in_process_p99_ms: f64,
+}
+
+impl fmt::Display for QueuePageFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "open incidents:        {}", self.incidents)?;
+        writeln!(f, "requests:              {}", self.requests)?;
+        writeln!(
+            f,
+            "GET /incidents:        p50 {:.2} ms, p99 {:.2} ms ({} KiB of HTML, 200 incidents shown)",
+            self.page_p50_ms,
+            self.page_p99_ms,
+            self.page_bytes >> 10
+        )?;
+        write!(
+            f,
+            "baseline, in-process:  p50 {:.2} ms, p99 {:.2} ms (the same listing, no HTTP, no HTML)",
+            self.in_process_p50_ms, self.in_process_p99_ms
+        )
+    }
+}
+
+/// Fill a store with `n` open incidents through the queue, start the daemon on it (its clock
+/// fixed at the end of the synthetic week), and time the queue page.
+pub async fn queue_page(n: usize, requests: usize) -> anyhow::Result<QueuePageFigures> {
+    let dir = tempfile_dir("otklik-bench-queue-page")?;
+    let mut loaded = crate::config::Loaded::embedded(dir.clone());
+    let end = chrono_tz::Europe::Moscow
+        .with_ymd_and_hms(2026, 11, 27, 16, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    loaded.clock = crate::time::Clock::fixed(end);
+    loaded.settings.api.listen = "127.0.0.1:0".into();
+    {
+        let loaded = loaded.clone();
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let store = Store::open(&crate::daemon::DataDir::new(&dir).store())?;
+            let rules = std::sync::Arc::new(crate::incidents::queue::Rules::from_loaded(&loaded));
+            let queue = crate::incidents::queue::Queue::new(rules);
+            let span = Duration::days(4).num_seconds();
+            let mut id = 0u64;
+            while (id as usize) < n {
+                let mut tx = crate::incidents::queue::Tx::new(&store, end);
+                for _ in 0..1000.min(n - id as usize) {
+                    id += 1;
+                    let created = end - Duration::seconds(span * (n as i64 - id as i64) / n as i64);
+                    let mut incident = crate::incidents::bench::synthetic(id, created, &loaded);
+                    tx.now = created;
+                    queue.opened(&mut incident, &mut tx)?;
+                    tx.put(incident);
+                }
+                let mut batch = std::mem::take(&mut tx.batch);
+                batch.put_next_incident(id + 1);
+                store.commit(batch)?;
+            }
+            Ok(())
+        })
+        .await??;
+    }
+    let (activity, _) = tokio::sync::broadcast::channel(16);
+    let running = crate::daemon::start(&loaded, Vec::new(), activity).await?;
+    let store = running.store.clone();
+    let org = loaded.org.clone();
+    let session = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        crate::web::accounts::add_user(
+            &store,
+            &org,
+            &crate::web::accounts::NewUser {
+                login: "bench",
+                name: None,
+                role: crate::store::Role::Coordinator,
+                owner: None,
+                password: "bench-password",
+            },
+        )?;
+        Ok(crate::web::auth::start_session(&store, "bench", 1)?)
+    })
+    .await??;
+    // Let the timers due at start fire before measuring.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let base = format!("http://{}", running.api_addr.expect("the API listens"));
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(requests);
+    let mut page_bytes = 0;
+    for i in 0..requests + 10 {
+        let started = Instant::now();
+        let reply = client
+            .get(format!("{base}/incidents"))
+            .header("cookie", format!("otklik_session={session}"))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            reply.status().is_success(),
+            "/incidents: {}",
+            reply.status()
+        );
+        page_bytes = reply.bytes().await?.len();
+        if i >= 10 {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let store = running.store.clone();
+    let open = running.open_incidents.clone();
+    let in_process = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<f64>> {
+        let filter = crate::incidents::view::ListFilter {
+            limit: Some(200),
+            ..Default::default()
+        };
+        let mut times = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let started = Instant::now();
+            std::hint::black_box(crate::incidents::view::list(
+                &store,
+                Some(&open),
+                &filter,
+                end,
+            )?);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(times)
+    })
+    .await??;
+    running.shutdown(std::time::Duration::from_secs(10)).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    times.sort_by(f64::total_cmp);
+    let mut in_process = in_process;
+    in_process.sort_by(f64::total_cmp);
+    Ok(QueuePageFigures {
+        incidents: n,
+        requests,
+        page_bytes,
+        page_p50_ms: percentile(&times, 50.0),
+        page_p99_ms: percentile(&times, 99.0),
+        in_process_p50_ms: percentile(&in_process, 50.0),
+        in_process_p99_ms: percentile(&in_process, 99.0),
+    })
+}

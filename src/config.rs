@@ -837,6 +837,12 @@ fn validate(path: &Path, s: &Settings) -> Result<(), ConfigError> {
     if s.api.max_body_bytes < 1024 {
         return err("api.max_body_bytes", "expected at least 1024 bytes".into());
     }
+    if !(1..=24 * 30).contains(&s.api.session_hours) {
+        return err(
+            "api.session_hours",
+            format!("expected 1 to 720 hours, found {}", s.api.session_hours),
+        );
+    }
     let mut clients = std::collections::HashSet::new();
     for (i, c) in s.api.ingest.iter().enumerate() {
         if c.name.trim().is_empty() || c.name.contains(char::is_whitespace) || c.name.contains(':')

@@ -189,7 +189,13 @@ impl Client {
         if !status.is_success() {
             let message = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                // API errors are {"error": kind, "detail": what is wrong}.
+                .and_then(|v| {
+                    v.get("detail")
+                        .or_else(|| v.get("error"))
+                        .and_then(|e| e.as_str())
+                        .map(str::to_string)
+                })
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
             return Err(err(format!("{status}: {message}")));
         }

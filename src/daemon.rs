@@ -56,6 +56,8 @@ pub struct Running {
     pipeline: Option<std::thread::JoinHandle<()>>,
     pub activity: broadcast::Sender<Activity>,
     data_dir: PathBuf,
+    /// The open incidents the pipeline thread keeps (what the queue lists).
+    pub open_incidents: crate::incidents::view::OpenIncidents,
     /// Where the HTTP interface listens, when it is enabled.
     pub api_addr: Option<std::net::SocketAddr>,
     stop_api: CancellationToken,
@@ -181,6 +183,12 @@ pub async fn start(
     let stop_api = CancellationToken::new();
     let control_token = crate::api::new_token().context("making the control token")?;
     let committed = index.committed_handle();
+    let web = crate::web::WebState::new(
+        Arc::new(loaded.org.clone()),
+        loaded.calendar.clone(),
+        data.index(),
+        Some(crate::api::token_hash(&control_token)),
+    );
     let api_state = crate::api::AppState {
         store: store.clone(),
         jobs: jobs_tx.clone(),
@@ -188,9 +196,10 @@ pub async fn start(
         settings: Arc::new(loaded.settings.api.clone()),
         counters: Arc::new(crate::api::Counters::default()),
         committed_seq: Arc::new(move || committed.load(std::sync::atomic::Ordering::Acquire)),
+        web: Arc::new(web),
         queue: queue_tx.clone(),
         control_token_sha: Some(crate::api::token_hash(&control_token)),
-        open: open_incidents,
+        open: open_incidents.clone(),
         clock,
         reports: Some(crate::reports::http::ReportsState {
             store: store.clone(),
@@ -209,6 +218,7 @@ pub async fn start(
         None => (None, None),
     };
     Ok(Running {
+        open_incidents,
         store,
         index,
         stop_polling,

@@ -9,6 +9,8 @@
 //! - [`incidents`]: opening and attaching incidents, response clocks on working time.
 //! - [`reports`]: the heat map, ratings, weekly note and export for the Head and the ЦУР.
 //! - [`daemon`]: wires the tasks together and shuts them down cleanly.
+//! - [`api`] and [`web`]: the JSON API and the Russian web pages on one HTTP listener, with
+//!   users, sessions and role checks.
 //! - [`demo`]: bundled local posts and a loopback feed server that publishes them.
 //!
 //! ARCHITECTURE.md states the invariants these modules keep.
@@ -34,3 +36,4 @@ pub mod store;
 pub mod text;
 pub mod time;
 pub mod understand;
+pub mod web;

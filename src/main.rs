@@ -84,6 +84,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage the accounts of the web interface and the API (stop the daemon first).
+    User {
+        #[arg(
+            long,
+            env = "OTKLIK_CONFIG",
+            default_value = "config/otklik.toml",
+            global = true
+        )]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Make a token for a collector that pushes posts to `POST /api/v1/ingest`.
     Token {
         #[command(subcommand)]
@@ -156,6 +168,48 @@ enum TokenAction {
         /// Name of the collector (no spaces).
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account; the password is read from the terminal, or from stdin with
+    /// --password-stdin.
+    Add {
+        login: String,
+        /// admin, coordinator, official or head.
+        #[arg(long, value_parser = parse_role)]
+        role: otklik::store::Role,
+        /// For an official: the department or territory id (org.toml) whose incidents they work.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Name and position as shown in the interface («Иванова А. С., отдел ЖКХ»).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (also enables a disabled account); ends its sessions.
+    Passwd {
+        login: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: its sessions end and its API tokens stop working.
+    Disable { login: String },
+    /// List the accounts.
+    List,
+    /// Print a new API token for scripts (`Authorization: Bearer …`).
+    Token {
+        login: String,
+        /// What the token is for.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<otklik::store::Role, String> {
+    otklik::store::Role::from_id(s)
+        .ok_or_else(|| format!("expected admin, coordinator, official or head, found `{s}`"))
 }
 
 #[derive(clap::Args)]
@@ -425,6 +479,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search(args) => search(args),
+        Command::User { config, action } => user_command(&config, action),
         Command::Incidents { target, command } => otklik::incidents::cli::run(&target, command),
         Command::Sources { config, json } => {
             let loaded = config::load(&config)?;
@@ -673,12 +728,13 @@ async fn source_health(
     struct Reply {
         sources: Vec<otklik::store::SourceHealth>,
     }
-    if !loaded.settings.api.listen.is_empty() {
-        let url = format!("http://{}/api/v1/sources", loaded.settings.api.listen);
+    // A running daemon leaves its address and control token in the data directory.
+    if let Ok(Some(control)) = otklik::control::read(&loaded.data_dir) {
+        let url = format!("{}/api/v1/sources", control.url);
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()?;
-        match client.get(&url).send().await {
+        match client.get(&url).bearer_auth(&control.token).send().await {
             Ok(reply) => {
                 let reply: Reply = reply.error_for_status()?.json().await?;
                 return Ok(reply.sources);
@@ -827,6 +883,7 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         incidents_only: args.incidents,
         limit: args.limit,
         sort: args.sort,
+        ..SearchRequest::default()
     };
     let results = searcher.search(&request)?;
     let stdout = std::io::stdout();
@@ -898,6 +955,132 @@ fn highlight(text: &str, ranges: &[std::ops::Range<usize>], color: bool) -> Stri
     }
     out.push_str(&text[at..]);
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A password from stdin (one line) or typed at the terminal without echo.
+fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
+    use std::io::BufRead;
+    let read_line = || -> anyhow::Result<String> {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    };
+    if from_stdin || !std::io::stdin().is_terminal() {
+        return read_line();
+    }
+    let echo = |on: bool| {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(
+                std::fs::File::open("/dev/tty")
+                    .map_or_else(|_| std::process::Stdio::inherit(), Into::into),
+            )
+            .status();
+    };
+    eprint!("Пароль: ");
+    echo(false);
+    let first = read_line();
+    eprintln!();
+    let second = if confirm {
+        eprint!("Пароль ещё раз: ");
+        let second = read_line();
+        eprintln!();
+        Some(second)
+    } else {
+        None
+    };
+    echo(true);
+    let first = first?;
+    if let Some(second) = second {
+        anyhow::ensure!(first == second?, "the passwords differ");
+    }
+    Ok(first)
+}
+
+fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<ExitCode> {
+    use otklik::web::accounts;
+    let loaded = config::load(config)?;
+    let store_dir = otklik::daemon::DataDir::new(&loaded.data_dir).store();
+    let open = || {
+        otklik::store::Store::open(&store_dir).map_err(|e| match e {
+            otklik::store::StoreError::Locked { .. } => anyhow::anyhow!(
+                "accounts live in the store, which the running daemon holds: stop the daemon (systemctl stop otklik), run this command, then start it again"
+            ),
+            e => e.into(),
+        })
+    };
+    match action {
+        UserAction::Add {
+            login,
+            role,
+            owner,
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            let store = open()?;
+            let user = accounts::add_user(
+                &store,
+                &loaded.org,
+                &accounts::NewUser {
+                    login: &login,
+                    name: name.as_deref(),
+                    role,
+                    owner: owner.as_deref(),
+                    password: &password,
+                },
+            )?;
+            out!(
+                "Пользователь {} создан: {}{}",
+                user.login,
+                user.role.label_ru(),
+                user.owner
+                    .as_ref()
+                    .map(|o| format!(" ({})", loaded.org.owner_name(o)))
+                    .unwrap_or_default()
+            );
+        }
+        UserAction::Passwd {
+            login,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            accounts::set_password(&open()?, &login, &password)?;
+            out!("Пароль пользователя {login} изменён; его прежние сеансы завершены.");
+        }
+        UserAction::Disable { login } => {
+            accounts::disable(&open()?, &login)?;
+            out!("Пользователь {login} отключён; его сеансы и токены больше не действуют.");
+        }
+        UserAction::List => {
+            let store = open()?;
+            out!("{:<20} {:<14} {:<10} Имя", "Логин", "Роль", "Состояние");
+            for u in store.users()? {
+                out!(
+                    "{:<20} {:<14} {:<10} {}{}",
+                    u.login,
+                    u.role.label_ru(),
+                    if u.disabled {
+                        "отключён"
+                    } else {
+                        "активен"
+                    },
+                    u.name,
+                    u.owner
+                        .as_ref()
+                        .map(|o| format!(" — {}", loaded.org.owner_name(o)))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        UserAction::Token { login, note } => {
+            let token = accounts::issue_token(&open()?, &login, note.as_deref())?;
+            out!(
+                "Токен для {login} (показан один раз; передавайте как Authorization: Bearer …):\n  {token}"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// mimalloc: sled and tantivy allocate heavily; with the system allocator the ingest

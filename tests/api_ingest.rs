@@ -176,8 +176,11 @@ async fn pushed_posts_are_stored_once_and_refusals_say_why() {
             .status(),
         200
     );
+    // The daemon's own command-line tools read source health with its control token.
+    let control = otklik::control::read(dir.path()).unwrap().unwrap();
     let sources: serde_json::Value = client
         .get(format!("{base}/api/v1/sources"))
+        .bearer_auth(&control.token)
         .send()
         .await
         .unwrap()

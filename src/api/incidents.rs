@@ -15,34 +15,65 @@ use crate::model::IncidentId;
 use crate::pipeline::QueueJob;
 use crate::store::Incident;
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::Deserialize;
 
 /// Who is calling and what they may see.
 pub(crate) struct Caller {
     /// The name written into the timeline.
     pub actor: String,
-    /// May see authors' names and profile links.
-    pub personal: bool,
+    /// A signed-in user or a user's API token; `None` for the daemon's control token (the
+    /// CLI on this machine), which acts as the administrator and sees authors.
+    pub user: Option<crate::web::auth::Principal>,
 }
 
-/// The control token (the CLI on the daemon's machine) is the administrator.
-pub(crate) fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let unauthorized = |why: &str| ApiError(StatusCode::UNAUTHORIZED, why.to_string());
-    let Some(expected) = state.control_token_sha.as_deref() else {
-        return Err(unauthorized("this daemon accepts no control token"));
-    };
-    let token = headers
+impl Caller {
+    fn can_read(&self, incident: &Incident) -> bool {
+        self.user
+            .as_ref()
+            .is_none_or(|u| crate::web::auth::can_read_incident(u, incident))
+    }
+
+    fn can_act(&self, incident: &Incident) -> bool {
+        self.user
+            .as_ref()
+            .is_none_or(|u| crate::web::auth::can_act(u, incident))
+    }
+
+    fn personal(&self, incident: &Incident) -> bool {
+        self.user
+            .as_ref()
+            .is_none_or(|u| crate::web::auth::sees_personal_data(u, Some(incident)))
+    }
+}
+
+/// The control token (the CLI on the daemon's machine) is the administrator; any other
+/// bearer token or a browser session is a user, with that user's role checks.
+pub(crate) async fn caller(state: &AppState, parts: &mut Parts) -> Result<Caller, ApiError> {
+    let bearer = parts
+        .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
-    let hash = super::token_hash(token.trim());
-    if !super::ingest::constant_time_eq(hash.as_bytes(), expected.as_bytes()) {
-        return Err(unauthorized("unknown token"));
+        .map(|t| super::token_hash(t.trim()));
+    let is_control = match (bearer.as_deref(), state.control_token_sha.as_deref()) {
+        (Some(hash), Some(expected)) => {
+            super::ingest::constant_time_eq(hash.as_bytes(), expected.as_bytes())
+        }
+        _ => false,
+    };
+    if !is_control {
+        let api = crate::web::auth::ApiCaller::from_request_parts(parts, state).await?;
+        return Ok(Caller {
+            actor: api.user.login.clone(),
+            user: Some(api.user),
+        });
     }
-    let user = headers
+    let user = parts
+        .headers
         .get(crate::control::ACTOR_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(|s| {
@@ -55,8 +86,19 @@ pub(crate) fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Ap
         .unwrap_or_else(|| "unknown".into());
     Ok(Caller {
         actor: format!("{user} (командная строка)"),
-        personal: true,
+        user: None,
     })
+}
+
+/// [`caller`] as an extractor.
+pub(crate) struct QueueCaller(pub Caller);
+
+impl FromRequestParts<AppState> for QueueCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        caller(state, parts).await.map(QueueCaller)
+    }
 }
 
 /// Query string of the list: like [`ListFilter`], with `status` as a comma-separated list.
@@ -105,12 +147,27 @@ impl ListQuery {
 
 pub(crate) async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    QueueCaller(caller): QueueCaller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<view::ListPage>, ApiError> {
-    caller(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let filter = query.filter()?;
+    let mut filter = query.filter()?;
+    // An official's list is their own department's or territory's, whatever was asked.
+    if let Some(user) = &caller.user
+        && user.role == crate::store::Role::Official
+    {
+        filter.owner = Some(
+            user.owner
+                .as_ref()
+                .map(|o| o.id().to_string())
+                .ok_or_else(|| {
+                    ApiError(
+                        StatusCode::FORBIDDEN,
+                        "an official without a scope sees no incidents".into(),
+                    )
+                })?,
+        );
+    }
     let store = state.store.clone();
     let now = state.clock.now();
     let open = state.open.clone();
@@ -123,22 +180,42 @@ pub(crate) async fn list(
 
 pub(crate) async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    QueueCaller(caller): QueueCaller,
     Path(id): Path<String>,
 ) -> Result<Json<view::Detail>, ApiError> {
-    let caller = caller(&state, &headers)?;
     let id = parse_id(&id)?;
+    let not_found = || ApiError(StatusCode::NOT_FOUND, format!("no incident {id}"));
     let store = state.store.clone();
-    let detail = tokio::task::spawn_blocking(move || view::detail(&store, id, caller.personal))
+    let incident = tokio::task::spawn_blocking(move || store.incident(id))
         .await
         .map_err(internal)?
-        .map_err(internal)?;
-    if caller.personal {
+        .map_err(internal)?
+        // An incident the caller may not read is as good as absent.
+        .filter(|i| caller.can_read(i))
+        .ok_or_else(not_found)?;
+    let personal = caller.personal(&incident);
+    let store = state.store.clone();
+    let user = caller.user.clone();
+    let detail = tokio::task::spawn_blocking(move || {
+        let detail = view::detail(&store, id, personal)?;
+        if personal && let (Some(user), Some(d)) = (&user, &detail) {
+            let shown: Vec<String> = d
+                .posts
+                .iter()
+                .filter(|p| p.author.is_some() || p.author_url.is_some())
+                .map(|p| p.key.clone())
+                .collect();
+            crate::web::auth::log_personal_data_views(&store, user, &shown, None);
+        }
+        Ok::<_, crate::store::StoreError>(detail)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    if personal {
         tracing::info!(actor = %caller.actor, incident = id, "personal data viewed");
     }
-    detail
-        .map(Json)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no incident {id}")))
+    detail.map(Json).ok_or_else(not_found)
 }
 
 /// The body of an action: the action itself and an optional comment.
@@ -152,13 +229,25 @@ pub(crate) struct ActionBody {
 
 pub(crate) async fn act(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    QueueCaller(caller): QueueCaller,
     Path(id): Path<String>,
     body: Result<Json<ActionBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Incident>, ApiError> {
-    let caller = caller(&state, &headers)?;
     let id = parse_id(&id)?;
     let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let store = state.store.clone();
+    let incident = tokio::task::spawn_blocking(move || store.incident(id))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?
+        .filter(|i| caller.can_read(i))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no incident {id}")))?;
+    if !caller.can_act(&incident) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "this role may read the incident but not change it".into(),
+        ));
+    }
     let request = Request {
         incident: id,
         actor: caller.actor,

@@ -1,10 +1,16 @@
-//! The daemon's HTTP interface: the ingest endpoint for collectors without a public API of
-//! their own, source health, liveness and metrics. The only module that knows HTTP for the
-//! daemon's own API (sources speak HTTP as clients in `sources::http`).
+//! The daemon's HTTP interface: the JSON API under `/api/v1` (search, source health, the
+//! ingest endpoint for collectors without a public API of their own, the OpenAPI document),
+//! liveness and metrics, and the web pages of [`crate::web`] on the same listener. The only
+//! module that knows HTTP for the daemon's own API (sources speak HTTP as clients in
+//! `sources::http`).
+//!
+//! Errors of the API are JSON, in English: `{"error": "<kind>", "detail": "<what is wrong>"}`.
 
-mod incidents;
+pub(crate) mod incidents;
 mod ingest;
+pub mod openapi;
 mod outbox;
+mod search;
 
 use crate::model::Platform;
 use crate::pipeline::IngestJob;
@@ -34,6 +40,15 @@ pub struct ApiSettings {
     pub listen: String,
     /// Largest request body accepted, bytes; a larger one is refused with 413.
     pub max_body_bytes: usize,
+    /// Mark session cookies `Secure` (served over HTTPS by nginx). They are also marked so
+    /// whenever the proxy sends `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+    /// The daemon runs behind a reverse proxy that sets `X-Real-IP`: use it as the client's
+    /// address (sign-in limits, access log). Never set it without such a proxy: a client
+    /// could then pick its own address.
+    pub behind_proxy: bool,
+    /// How long a sign-in lasts, hours.
+    pub session_hours: u32,
     /// Collectors allowed to push posts to `POST /api/v1/ingest`, each with the SHA-256 of
     /// its token (`otklik token new NAME` makes both).
     pub ingest: Vec<IngestClient>,
@@ -44,6 +59,9 @@ impl Default for ApiSettings {
         ApiSettings {
             listen: "127.0.0.1:8440".into(),
             max_body_bytes: 5 * 1024 * 1024,
+            secure_cookies: false,
+            behind_proxy: false,
+            session_hours: 12,
             ingest: Vec::new(),
         }
     }
@@ -78,6 +96,7 @@ pub(crate) struct AppState {
     pub settings: Arc<ApiSettings>,
     pub counters: Arc<Counters>,
     pub committed_seq: Arc<dyn Fn() -> u64 + Send + Sync>,
+    pub web: Arc<crate::web::WebState>,
     /// Requests to the incident queue.
     pub queue: mpsc::Sender<crate::pipeline::QueueJob>,
     /// SHA-256 of the control token of `daemon.json` (the CLI on this machine).
@@ -109,26 +128,14 @@ pub(crate) async fn serve(
         .map_err(|e| anyhow::anyhow!("api: cannot listen on {}: {e}", state.settings.listen))?;
     let addr = listener.local_addr()?;
     let limit = state.settings.max_body_bytes;
-    let reports = state.reports.clone();
-    let mut app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/sources", get(sources))
-        .route("/api/v1/ingest", post(ingest::ingest))
-        .route("/api/v1/incidents", get(incidents::list))
-        .route("/api/v1/incidents/{id}", get(incidents::show))
-        .route("/api/v1/incidents/{id}/actions", post(incidents::act))
-        .route("/api/v1/outbox", get(outbox::list))
-        .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state);
-    if let Some(reports) = reports {
-        app = app.merge(crate::reports::http::routes(reports));
-    }
+    let app = router(state, limit);
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await;
         if let Err(error) = served {
             tracing::error!(%error, "api server stopped");
         }
@@ -137,12 +144,101 @@ pub(crate) async fn serve(
     Ok(Some(Server { addr, task }))
 }
 
+/// Every route: the API, the pages, and JSON or Russian answers for unknown addresses.
+fn router(state: AppState, limit: usize) -> Router {
+    let reports = state.reports.clone();
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/search", get(search::search))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route("/api/v1/incidents/{id}/actions", post(incidents::act))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
+        .merge(crate::web::routes())
+        .with_state(state);
+    let app = match reports {
+        Some(reports) => app.merge(crate::reports::http::routes(reports)),
+        None => app,
+    };
+    app.fallback(crate::web::not_found)
+        .method_not_allowed_fallback(crate::web::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Headers every answer carries: no framing, no sniffing, no referrer leaking search terms,
+/// and nothing but the page's own inline styles.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ] {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
+}
+
 /// An error answer: a status and a message that says what is wrong.
+#[derive(Debug)]
 pub(crate) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError(status, detail.into())
+    }
+
+    pub fn unauthorized(detail: &str) -> ApiError {
+        ApiError(StatusCode::UNAUTHORIZED, detail.to_string())
+    }
+
+    pub fn forbidden(detail: &str) -> ApiError {
+        ApiError(StatusCode::FORBIDDEN, detail.to_string())
+    }
+
+    /// The status and the detail.
+    pub fn parts(&self) -> (StatusCode, &str) {
+        (self.0, &self.1)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; the daemon's log has the details".into(),
+        )
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response()
+        let kind = self
+            .0
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_lowercase()
+            .replace(' ', "_");
+        let mut response = (
+            self.0,
+            axum::Json(serde_json::json!({ "error": kind, "detail": self.1 })),
+        )
+            .into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
@@ -156,7 +252,15 @@ struct SourcesReply {
     sources: Vec<crate::store::SourceHealth>,
 }
 
-async fn sources(State(state): State<AppState>) -> Result<axum::Json<SourcesReply>, ApiError> {
+async fn sources(
+    State(state): State<AppState>,
+    caller: crate::web::auth::ApiCaller,
+) -> Result<axum::Json<SourcesReply>, ApiError> {
+    if !crate::web::auth::sees_sources(&caller.user) {
+        return Err(ApiError::forbidden(
+            "officials have no access to source health",
+        ));
+    }
     let store = state.store.clone();
     let sources = tokio::task::spawn_blocking(move || store.all_health())
         .await

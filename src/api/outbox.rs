@@ -3,7 +3,6 @@
 //! `GET /api/v1/outbox?show=open|dead|all` — counts and deliveries ([`OutboxReport`]).
 //! `POST /api/v1/outbox/{id}/retry` — put a dead letter back in the queue.
 
-use super::incidents::caller;
 use super::{ApiError, AppState};
 use crate::alerts::admin::{self, OutboxReport, RetryError, Show};
 use crate::store::Delivery;
@@ -17,8 +16,41 @@ pub(crate) struct OutboxQuery {
     show: Show,
 }
 
+/// Who presented the control token (the CLI on the daemon's machine); anyone else is refused.
+struct Caller {
+    actor: String,
+}
+
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let hash = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| super::token_hash(t.trim()))
+        .ok_or_else(|| {
+            ApiError::unauthorized("expected Authorization: Bearer <control token of daemon.json>")
+        })?;
+    let control = state.control_token_sha.as_deref().is_some_and(|expected| {
+        super::ingest::constant_time_eq(hash.as_bytes(), expected.as_bytes())
+    });
+    if !control {
+        return Err(ApiError::forbidden(
+            "the outbox is for the daemon's own command line (the control token of daemon.json)",
+        ));
+    }
+    let actor = headers
+        .get(crate::control::ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    Ok(Caller { actor })
+}
+
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 pub(crate) async fn list(
@@ -50,8 +82,8 @@ pub(crate) async fn retry(
             tracing::info!(actor = %caller.actor, delivery = id, "dead letter re-queued");
             Ok(Json(d))
         }
-        Err(e @ RetryError::Unknown(_)) => Err(ApiError(StatusCode::NOT_FOUND, e.to_string())),
-        Err(e @ RetryError::NotDead(..)) => Err(ApiError(StatusCode::CONFLICT, e.to_string())),
+        Err(e @ RetryError::Unknown(_)) => Err(ApiError::new(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ RetryError::NotDead(..)) => Err(ApiError::new(StatusCode::CONFLICT, e.to_string())),
         Err(e) => Err(internal(e)),
     }
 }

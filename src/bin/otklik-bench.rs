@@ -3,7 +3,9 @@
 //! `cargo run --release --bin otklik-bench -- ingest --posts 200000 --json`
 //! `cargo run --release --bin otklik-bench -- understand --posts 200000 --json`
 //! `cargo run --release --bin otklik-bench -- reports --incidents 500000 --store`
+//! `cargo run --release --bin otklik-bench -- search-api --posts 1000000 --requests 2000`
 //! `cargo run --release --bin otklik-bench -- queue --incidents 100000 --json`
+//! `cargo run --release --bin otklik-bench -- queue-page --incidents 10000 --requests 300`
 //!
 //! Each measures a baseline in the same run, so the figures compare on any machine.
 
@@ -40,6 +42,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search through the HTTP API over many indexed posts: p50 and p99, with an in-process
+    /// and an HTTP-floor baseline.
+    SearchApi {
+        #[arg(long, default_value_t = 1_000_000)]
+        posts: usize,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The queue page over HTTP (server-rendered HTML) with many open incidents.
+    QueuePage {
+        #[arg(long, default_value_t = 10_000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// The incident queue: start over many open incidents, one durable action, a timer tick.
     Queue {
         #[arg(long, default_value_t = 100_000)]
@@ -72,6 +93,36 @@ fn main() -> anyhow::Result<()> {
             json,
         } => {
             let figures = otklik::reports::bench::run(incidents, store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+        Command::SearchApi {
+            posts,
+            requests,
+            json,
+        } => {
+            let figures = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(otklik::bench::search_api(posts, requests))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{figures}");
+            }
+        }
+        Command::QueuePage {
+            incidents,
+            requests,
+            json,
+        } => {
+            let figures = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(otklik::bench::queue_page(incidents, requests))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&figures)?);
             } else {

@@ -95,8 +95,13 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     loaded.settings.index.commit_interval_secs = 1;
     // Comments of incidents' posts are read every 20 s instead of every 5 minutes.
     loaded.settings.comments.interval_secs = 20;
-    // Any free port: a real daemon on this machine may hold the default one.
-    loaded.settings.api.listen = "127.0.0.1:0".into();
+    // The usual port, so the address is the one the README shows; any free port when a real
+    // daemon (or another demo) holds it.
+    loaded.settings.api.listen = if std::net::TcpListener::bind(DEMO_LISTEN).is_ok() {
+        DEMO_LISTEN.into()
+    } else {
+        "127.0.0.1:0".into()
+    };
     let quick = PollSettings {
         min_interval_secs: 2,
         max_interval_secs: 5,
@@ -186,12 +191,22 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     );
     println!("Остановка: Ctrl+C.");
     println!();
-    tokio::spawn(narrator.run(narration));
-    let result = crate::daemon::run(loaded, sources, activity, |running| {
+    let org = loaded.org.clone();
+    let result = crate::daemon::run(loaded, sources, activity, move |running| {
+        // The address and the sign-in come first; the story of the posts (buffered in the
+        // channel meanwhile) follows.
         if let Some(addr) = running.api_addr {
-            println!("Служебный интерфейс: http://{addr}/metrics, http://{addr}/api/v1/sources");
+            match add_demo_user(&running.store, &org) {
+                Ok(password) => {
+                    println!("Рабочее место координатора: http://{addr}/");
+                    println!("  вход: {DEMO_LOGIN}, пароль: {password} (роль — координатор)");
+                }
+                Err(error) => println!("Учётная запись демонстрации не создана: {error}"),
+            }
+            println!("API: http://{addr}/api/v1/openapi.json; метрики: http://{addr}/metrics");
             println!();
         }
+        tokio::spawn(narrator.run(narration));
     })
     .await;
     server.stop().await;
@@ -199,6 +214,28 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     ok.stop().await;
     vk.stop().await;
     result
+}
+
+/// Where the demo's web interface listens when the port is free.
+const DEMO_LISTEN: &str = "127.0.0.1:8440";
+/// The demo's coordinator account.
+pub const DEMO_LOGIN: &str = "demo";
+
+/// Create the demo's coordinator account with a fresh random password, and return it.
+fn add_demo_user(store: &crate::store::Store, org: &crate::org::Org) -> anyhow::Result<String> {
+    let password: String = crate::web::auth::new_secret().chars().take(12).collect();
+    crate::web::accounts::add_user(
+        store,
+        org,
+        &crate::web::accounts::NewUser {
+            login: DEMO_LOGIN,
+            name: Some("Демо-координатор"),
+            role: crate::store::Role::Coordinator,
+            owner: None,
+            password: &password,
+        },
+    )?;
+    Ok(password)
 }
 
 /// Use `dir` for the demo: create it, or clear what an earlier demo left there. A directory

@@ -79,7 +79,7 @@ const TERRITORIES: [&str; 5] = [
     "zayachiy-kholm",
 ];
 
-fn synthetic(id: u64, created: DateTime<Utc>, loaded: &Loaded) -> Incident {
+pub(crate) fn synthetic(id: u64, created: DateTime<Utc>, loaded: &Loaded) -> Incident {
     let (group, topic) = GROUPS[id as usize % GROUPS.len()];
     let territory = TERRITORIES[id as usize % TERRITORIES.len()];
     let owner = loaded.org.route(

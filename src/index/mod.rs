@@ -10,7 +10,10 @@ mod search;
 mod writer;
 
 pub use schema::{Fields, RU_ANALYZER, document_for, open_or_create, register_analyzers};
-pub use search::{Hit, SearchError, SearchRequest, SearchResults, Searcher, SortOrder};
+pub use search::{
+    DayCount, FacetCount, Facets, Hit, SearchError, SearchRequest, SearchResults, Searcher,
+    SortOrder,
+};
 pub use writer::{CommitPayload, IndexSender, IndexWriterHandle, WriterError};
 
 /// Subdirectory of the data directory that holds the index.

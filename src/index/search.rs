@@ -7,6 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::agg_result::AggregationResults;
+use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
@@ -50,7 +53,11 @@ pub struct SearchRequest {
     /// Only posts judged to be incidents.
     pub incidents_only: bool,
     pub limit: usize,
+    /// Hits to skip (pagination).
+    pub offset: usize,
     pub sort: SortOrder,
+    /// Count the matches by source, platform, territory and group, and by day.
+    pub facets: bool,
 }
 
 /// One found post.
@@ -86,7 +93,38 @@ pub struct SearchResults {
     /// How many posts match in all.
     pub total: usize,
     pub hits: Vec<Hit>,
+    /// When asked for and the index has the columns for them (an index built before facets
+    /// existed has not: `otklik reindex` rebuilds it).
+    pub facets: Option<Facets>,
 }
+
+/// How the matching posts divide, each list by count, largest first.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Facets {
+    pub source: Vec<FacetCount>,
+    pub platform: Vec<FacetCount>,
+    pub territory: Vec<FacetCount>,
+    pub group: Vec<FacetCount>,
+    /// Matching posts per day (Moscow time), oldest first, days without posts included.
+    pub histogram: Vec<DayCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    pub day: chrono::NaiveDate,
+    pub count: u64,
+}
+
+/// Most values listed per facet.
+const FACET_SIZE: u32 = 50;
+/// Fields counted as facets; each must be a fast column.
+const FACET_FIELDS: [&str; 4] = ["source", "platform", "territory", "group"];
 
 /// A read-only view of the index.
 pub struct Searcher {
@@ -190,21 +228,63 @@ impl Searcher {
 
         let searcher = self.reader.searcher();
         let limit = request.limit.max(1);
-        let addresses: Vec<(f32, DocAddress)> = match request.sort {
-            SortOrder::Best => {
-                searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?
-            }
-            SortOrder::Newest => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
-                )?
-                .into_iter()
-                .map(|(_, address)| (0.0, address))
-                .collect(),
+        let offset = request.offset;
+        // Over the whole index the term counts are the terms' document frequencies: read from
+        // the dictionary instead of counted post by post (exact while nothing is deleted, and
+        // the index never deletes). Only the histogram then needs a pass over the posts.
+        let whole_index = request.query.trim().is_empty()
+            && request.source.is_none()
+            && request.territory.is_none()
+            && request.group.is_none()
+            && !request.incidents_only
+            && request.since.is_none()
+            && request.until.is_none()
+            && searcher
+                .segment_readers()
+                .iter()
+                .all(|s| s.num_deleted_docs() == 0);
+        let aggregations = if request.facets && self.has_facet_columns() {
+            Some(AggregationCollector::from_aggs(
+                facet_request(!whole_index),
+                AggContextParams::default(),
+            ))
+        } else {
+            None
         };
-        let total = searcher.search(&query, &Count)?;
+        let (addresses, total, aggregated): (Vec<(f32, DocAddress)>, usize, _) = match request.sort
+        {
+            SortOrder::Best => searcher.search(
+                &query,
+                &(
+                    TopDocs::with_limit(limit)
+                        .and_offset(offset)
+                        .order_by_score(),
+                    Count,
+                    aggregations,
+                ),
+            )?,
+            SortOrder::Newest => {
+                let (top, total, aggregated) = searcher.search(
+                    &query,
+                    &(
+                        TopDocs::with_limit(limit)
+                            .and_offset(offset)
+                            .order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
+                        Count,
+                        aggregations,
+                    ),
+                )?;
+                (
+                    top.into_iter().map(|(_, address)| (0.0, address)).collect(),
+                    total,
+                    aggregated,
+                )
+            }
+        };
+        let mut facets = aggregated.map(facets_from);
+        if whole_index && let Some(facets) = &mut facets {
+            self.dictionary_counts(&searcher, facets)?;
+        }
         let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
 
@@ -213,7 +293,63 @@ impl Searcher {
             let doc: TantivyDocument = searcher.doc(address)?;
             hits.push(self.hit(&doc, score, &snippets));
         }
-        Ok(SearchResults { total, hits })
+        Ok(SearchResults {
+            total,
+            hits,
+            facets,
+        })
+    }
+
+    /// Term facets of the whole index from the term dictionaries' document frequencies.
+    fn dictionary_counts(
+        &self,
+        searcher: &tantivy::Searcher,
+        facets: &mut Facets,
+    ) -> Result<(), SearchError> {
+        let f = self.fields;
+        for (field, out) in [
+            (f.source, &mut facets.source),
+            (f.platform, &mut facets.platform),
+            (f.territory, &mut facets.territory),
+            (f.group, &mut facets.group),
+        ] {
+            let mut counts: std::collections::HashMap<String, u64> = Default::default();
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(field)?;
+                let mut stream = inverted
+                    .terms()
+                    .stream()
+                    .map_err(|e| SearchError::Index(e.into()))?;
+                while stream.advance() {
+                    let value = String::from_utf8_lossy(stream.key()).into_owned();
+                    *counts.entry(value).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+            let mut list: Vec<FacetCount> = counts
+                .into_iter()
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            list.truncate(FACET_SIZE as usize);
+            *out = list;
+        }
+        Ok(())
+    }
+
+    /// Whether the index was built with the facet columns.
+    fn has_facet_columns(&self) -> bool {
+        let schema = self.index.schema();
+        FACET_FIELDS.iter().all(|name| {
+            schema
+                .get_field(name)
+                .is_ok_and(|f| schema.get_field_entry(f).is_fast())
+        })
+    }
+
+    /// Pick up the newest commit (the daemon's writer commits on a timer).
+    pub fn reload(&self) -> Result<(), SearchError> {
+        self.reader.reload()?;
+        Ok(())
     }
 
     fn hit(&self, doc: &TantivyDocument, score: f32, snippets: &SnippetGenerator) -> Hit {
@@ -266,6 +402,71 @@ impl Searcher {
             place: text_of(f.place),
             score,
         }
+    }
+}
+
+/// Terms on each facet field (unless `with_terms` is false) and a histogram by Moscow day, in
+/// the Elasticsearch-style form tantivy's aggregations take.
+fn facet_request(with_terms: bool) -> Aggregations {
+    let mut request = serde_json::Map::new();
+    for field in FACET_FIELDS.iter().filter(|_| with_terms) {
+        request.insert(
+            field.to_string(),
+            serde_json::json!({ "terms": { "field": field, "size": FACET_SIZE } }),
+        );
+    }
+    request.insert(
+        "histogram".into(),
+        // Moscow is UTC+3 all year: days start at 21:00 UTC.
+        serde_json::json!({ "date_histogram": {
+            "field": "published", "fixed_interval": "1d", "offset": "-3h", "min_doc_count": 0
+        } }),
+    );
+    serde_json::from_value(serde_json::Value::Object(request))
+        .expect("the facet request is well-formed")
+}
+
+/// Read tantivy's aggregation results (through their JSON form, which is the stable one).
+fn facets_from(results: AggregationResults) -> Facets {
+    let json = serde_json::to_value(&results).unwrap_or_default();
+    let buckets = |name: &str| -> Vec<serde_json::Value> {
+        json.get(name)
+            .and_then(|agg| agg.get("buckets"))
+            .and_then(|b| b.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let terms = |name: &str| -> Vec<FacetCount> {
+        let mut counts: Vec<FacetCount> = buckets(name)
+            .iter()
+            .filter_map(|b| {
+                Some(FacetCount {
+                    value: b.get("key")?.as_str()?.to_string(),
+                    count: b.get("doc_count")?.as_u64()?,
+                })
+            })
+            .collect();
+        counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        counts
+    };
+    let histogram = buckets("histogram")
+        .iter()
+        .filter_map(|b| {
+            let ms = b.get("key")?.as_f64()? as i64;
+            // The key is the bucket's start, 21:00 UTC: the Moscow day is three hours on.
+            let day = DateTime::<Utc>::from_timestamp_millis(ms + 3 * 3600 * 1000)?.date_naive();
+            Some(DayCount {
+                day,
+                count: b.get("doc_count")?.as_u64()?,
+            })
+        })
+        .collect();
+    Facets {
+        source: terms("source"),
+        platform: terms("platform"),
+        territory: terms("territory"),
+        group: terms("group"),
+        histogram,
     }
 }
 

@@ -27,10 +27,16 @@
 //! | `h/` | source name | [`SourceHealth`] |
 //! | `m/` | counter name | u64 BE |
 //! | `rw/` | name (`weekly_note`) | the last ISO week whose weekly note went to the outbox (`2026-W47`) |
+//! | `us/` | login | [`User`] (web and API accounts) |
+//! | `ss/` | SHA-256 of the session id, hex | [`Session`] |
+//! | `tk/` | SHA-256 of the API token, hex | [`ApiToken`] |
+//! | `al/` | sled-generated id, 8 bytes BE | [`AccessEvent`] (sign-ins, views of personal data) |
 
 mod records;
+mod users;
 
 pub use records::*;
+pub use users::{AccessEvent, AccessKind, ApiToken, Role, Session, User};
 
 use crate::model::{IncidentId, PostKey};
 use chrono::{DateTime, Utc};

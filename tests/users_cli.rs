@@ -1,0 +1,256 @@
+//! `otklik user …` on a data directory, the refusals that name what is wrong, the clear error
+//! while the daemon holds the store, and `otklik sources` reaching the running daemon through
+//! its control file.
+
+mod common;
+
+use common::{otklik, send_signal, stderr, stdout, wait_for, write_config};
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+fn user(config: &std::path::Path, args: &[&str], password: &str) -> Output {
+    let mut child = otklik()
+        .arg("user")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_are_added_listed_tokened_disabled_and_refusals_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let good = "длинный-пароль-1";
+
+    let out = user(
+        &config,
+        &[
+            "add",
+            "ivanova",
+            "--role",
+            "coordinator",
+            "--name",
+            "Иванова А. С.",
+            "--password-stdin",
+        ],
+        good,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("координатор"));
+
+    for (args, password, expected) in [
+        (
+            vec!["add", "ivanova", "--role", "head", "--password-stdin"],
+            good,
+            "exists already",
+        ),
+        (
+            vec!["add", "petrov", "--role", "official", "--password-stdin"],
+            good,
+            "needs --owner",
+        ),
+        (
+            vec![
+                "add",
+                "petrov",
+                "--role",
+                "official",
+                "--owner",
+                "atlantida",
+                "--password-stdin",
+            ],
+            good,
+            "unknown department or territory `atlantida`",
+        ),
+        (
+            vec![
+                "add",
+                "petrov",
+                "--role",
+                "head",
+                "--owner",
+                "zhkh",
+                "--password-stdin",
+            ],
+            good,
+            "only for officials",
+        ),
+        (
+            vec!["add", "petrov", "--role", "head", "--password-stdin"],
+            "короткий",
+            "too short",
+        ),
+        (
+            vec!["add", "bad login", "--role", "head", "--password-stdin"],
+            good,
+            "login `bad login`",
+        ),
+        (
+            vec!["add", "petrov", "--role", "boss", "--password-stdin"],
+            good,
+            "expected admin, coordinator, official or head",
+        ),
+        (
+            vec!["passwd", "nobody", "--password-stdin"],
+            good,
+            "no user `nobody`",
+        ),
+    ] {
+        let out = user(&config, &args, password);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    let out = user(
+        &config,
+        &[
+            "add",
+            "petrov",
+            "--role",
+            "official",
+            "--owner",
+            "zhkh",
+            "--password-stdin",
+        ],
+        good,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = user(&config, &["token", "petrov", "--note", "скрипт"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).lines().last().unwrap().trim().to_string();
+    assert_eq!(token.len(), 64, "{}", stdout(&out));
+    let out = user(&config, &["disable", "petrov"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = user(&config, &["list"], "");
+    let list = stdout(&out);
+    assert!(
+        list.contains("ivanova") && list.contains("активен"),
+        "{list}"
+    );
+    assert!(
+        list.contains("petrov") && list.contains("отключён"),
+        "{list}"
+    );
+    assert!(list.contains("Управление ЖКХ"), "{list}");
+    let out = user(&config, &["token", "petrov"], "");
+    assert!(stderr(&out).contains("disabled"), "{}", stderr(&out));
+    let out = user(
+        &config,
+        &["passwd", "petrov", "--password-stdin"],
+        "новый-пароль-2",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = stdout(&user(&config, &["list"], ""));
+    assert!(
+        !list.contains("отключён"),
+        "a new password enables the account: {list}"
+    );
+
+    // The store records who changed what.
+    let store = otklik::store::Store::open(&dir.path().join("data/store")).unwrap();
+    let kinds: Vec<String> = store
+        .access_log()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{:?}", e.login, e.kind))
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.starts_with("petrov:UserDisabled")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.starts_with("petrov:TokenIssued")),
+        "{kinds:?}"
+    );
+    let hash = store.user("ivanova").unwrap().unwrap().password_hash;
+    assert!(hash.starts_with("$argon2id$") && !hash.contains(good));
+}
+
+#[test]
+fn while_the_daemon_runs_user_commands_say_to_stop_it_and_sources_still_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log_path = dir.path().join("daemon.log");
+    let mut daemon = Daemon(
+        otklik()
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("OTKLIK__API__LISTEN", &listen)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(Duration::from_secs(20), "the daemon to be ready", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("otklik is running")
+    });
+
+    let out = user(
+        &config,
+        &["add", "x1", "--role", "head", "--password-stdin"],
+        "длинный-пароль-1",
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("stop the daemon"), "{}", stderr(&out));
+
+    let out = otklik()
+        .args(["sources", "--json", "--config"])
+        .arg(&config)
+        .env("OTKLIK__API__LISTEN", &listen)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).trim_start().starts_with('['),
+        "{}",
+        stdout(&out)
+    );
+
+    // `sources` went through the daemon's control file, not the store.
+    assert!(
+        dir.path()
+            .join("data")
+            .join(otklik::control::CONTROL_FILE)
+            .exists()
+    );
+
+    send_signal(&daemon.0, "TERM");
+    assert!(daemon.0.wait().unwrap().success());
+}
+
+/// The daemon of a test, killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
