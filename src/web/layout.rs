@@ -30,6 +30,11 @@ const NAV: &[NavItem] = &[
         shown: |_| true,
     },
     NavItem {
+        href: "/reports",
+        label: "Отчёты",
+        shown: super::reports::sees_reports,
+    },
+    NavItem {
         href: "/sources",
         label: "Источники",
         shown: sees_sources,

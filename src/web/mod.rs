@@ -16,6 +16,7 @@ pub mod auth;
 pub mod layout;
 mod pages;
 mod queue;
+pub mod reports;
 pub mod search;
 
 use crate::api::AppState;
@@ -91,6 +92,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(pages::logout))
         .route("/search", get(pages::search))
         .route("/sources", get(pages::sources))
+        .route("/reports", get(reports::index))
+        .route("/reports/{kind}", get(reports::report))
 }
 
 /// A page that could not be shown: a status and a message in Russian.
