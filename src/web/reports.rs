@@ -21,7 +21,14 @@ pub fn sees_reports(user: &super::auth::Principal) -> bool {
     matches!(user.role, Role::Admin | Role::Coordinator | Role::Head)
 }
 
-const KINDS: [(&str, &str, &[(&str, &str)]); 4] = [
+/// A report, its title, and its formats with how they are offered.
+type ReportLinks = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const KINDS: [ReportLinks; 4] = [
     (
         "weekly",
         "Еженедельная аналитическая записка",
