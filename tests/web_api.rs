@@ -612,7 +612,11 @@ async fn every_path_of_the_openapi_document_answers() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 6);
     for (path, operations) in paths {
-        let url = format!("{}{}", desk.base, path.replace("{id}", "1"));
+        let url = format!(
+            "{}{}",
+            desk.base,
+            path.replace("{id}", "1").replace("{kind}", "heatmap")
+        );
         for method in operations.as_object().unwrap().keys() {
             let request = match (method.as_str(), path.as_str()) {
                 ("get", _) => client()

@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use ingest::constant_time_eq;
 pub use ingest::{IngestPost, IngestReply};
 
 /// The `[api]` section of `otklik.toml`.
@@ -146,8 +145,7 @@ pub(crate) async fn serve(
 
 /// Every route: the API, the pages, and JSON or Russian answers for unknown addresses.
 fn router(state: AppState, limit: usize) -> Router {
-    let reports = state.reports.clone();
-    let app = Router::new()
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi::document))
@@ -157,18 +155,18 @@ fn router(state: AppState, limit: usize) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/actions", post(incidents::act))
+        .route(
+            "/api/v1/reports/{kind}",
+            get(crate::web::reports::api_report),
+        )
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
         .merge(crate::web::routes())
-        .with_state(state);
-    let app = match reports {
-        Some(reports) => app.merge(crate::reports::http::routes(reports)),
-        None => app,
-    };
-    app.fallback(crate::web::not_found)
+        .fallback(crate::web::not_found)
         .method_not_allowed_fallback(crate::web::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
 }
 
 /// Headers every answer carries: no framing, no sniffing, no referrer leaking search terms,

@@ -200,6 +200,25 @@ pub fn openapi() -> Value {
                     "409": error_response("The action does not fit the incident's state; `detail` says why, in Russian.")
                 }
             } },
+            "/api/v1/reports/{kind}": { "get": {
+                "summary": "A report: weekly (the analytical note), heatmap, ratings or export (administrator, coordinator, head)",
+                "security": [ { "bearer": [] }, { "session": [] } ],
+                "parameters": [
+                    { "name": "kind", "in": "path", "required": true, "schema": { "type": "string", "enum": ["weekly", "heatmap", "ratings", "export"] } },
+                    query_param("format", "html, md, docx, json (weekly); html, json, csv (heatmap); html, md, json, csv (ratings); csv, xlsx (export).", json!({"type": "string"})),
+                    query_param("week", "An ISO week, e.g. 2026-W47 (instead of from/to).", json!({"type": "string"})),
+                    query_param("from", "Start: a date (Moscow midnight) or RFC 3339.", json!({"type": "string"})),
+                    query_param("to", "End: a date (inclusive) or RFC 3339.", json!({"type": "string"})),
+                    query_param("by", "Ratings: owner (default) or territory.", json!({"type": "string"}))
+                ],
+                "responses": {
+                    "200": { "description": "The report in the format asked for (a file for docx, xlsx, csv, md)", "content": { "text/html": {}, "application/json": {} } },
+                    "400": error_response("A wrong period or format; `detail` says which."),
+                    "401": error_response("No or unknown credentials."),
+                    "403": error_response("The role does not read reports (an official)."),
+                    "404": error_response("No such report.")
+                }
+            } },
             "/api/v1/ingest": { "post": {
                 "summary": "Push posts from another collector",
                 "security": [ { "collector": [] } ],

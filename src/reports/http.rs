@@ -1,22 +1,17 @@
-//! `GET /api/v1/reports/{weekly|heatmap|ratings|export}`: the reports from the running
-//! daemon, which holds the store (the CLI comes here when the store is locked).
+//! What `GET /api/v1/reports/{weekly|heatmap|ratings|export}` needs (the handler is in
+//! `web::reports`, behind the same sign-in and roles as the pages): the running daemon holds
+//! the store, and the CLI comes here when the store is locked.
 //!
 //! Query: `format` (as the CLI's `--format`), and either `week=2026-W47` or
 //! `from`/`to` (a date or an RFC 3339 instant; a date `to` is inclusive), optional `now`
 //! (RFC 3339) to judge overdue at another instant. Without a period: the last full week.
 //!
-//! The reports quote residents' posts: like the queue's endpoints they want the daemon's
-//! control token (`Authorization: Bearer …`, from `daemon.json`); the web interface will
-//! serve them to its signed-in users.
+//! The reports quote residents' posts: they are for the administrator, the coordinator and
+//! the head (a user's session or token), and for the daemon's control token.
 
 use super::service::{Format, ReportKind, ReportRequest};
 use crate::config::Loaded;
 use crate::store::Store;
-use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -92,78 +87,4 @@ pub fn parse_end(
         return Ok(cal.local_midnight(date + chrono::TimeDelta::days(1)));
     }
     super::parse_instant(text, cal)
-}
-
-/// The report routes with their state, to merge into the API router.
-pub fn routes(state: ReportsState) -> Router {
-    Router::new()
-        .route("/api/v1/reports/{kind}", get(report))
-        .with_state(state)
-}
-
-fn error(status: StatusCode, message: String) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-fn authorized(state: &ReportsState, headers: &axum::http::HeaderMap) -> bool {
-    let Some(expected) = state.control_token_sha.as_deref() else {
-        return false;
-    };
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| {
-            crate::api::constant_time_eq(
-                crate::api::token_hash(token.trim()).as_bytes(),
-                expected.as_bytes(),
-            )
-        })
-}
-
-async fn report(
-    State(state): State<ReportsState>,
-    Path(kind): Path<String>,
-    Query(query): Query<ReportQuery>,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    if !authorized(&state, &headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "expected Authorization: Bearer <control token of daemon.json>".into(),
-        );
-    }
-    let kind = match kind.as_str() {
-        "weekly" => ReportKind::Weekly,
-        "heatmap" => ReportKind::Heatmap,
-        "ratings" => ReportKind::Ratings,
-        "export" => ReportKind::Export,
-        other => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no report `{other}`; expected weekly, heatmap, ratings or export"),
-            );
-        }
-    };
-    let command = format!("GET /api/v1/reports/{kind:?} {query:?}").to_lowercase();
-    let request = match query.request(kind, &state.loaded, state.clock.now(), command) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let result = tokio::task::spawn_blocking(move || {
-        super::service::from_store(&state.store, &state.loaded, &request)
-    })
-    .await;
-    match result {
-        Ok(Ok(rendered)) => (
-            [(header::CONTENT_TYPE, rendered.content_type)],
-            rendered.bytes,
-        )
-            .into_response(),
-        Ok(Err(e)) => match e.downcast_ref::<super::service::BadRequest>() {
-            Some(bad) => error(StatusCode::BAD_REQUEST, bad.0.clone()),
-            None => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
-        },
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
 }

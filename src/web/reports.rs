@@ -4,9 +4,9 @@
 //! the format, and serves the file.
 
 use super::PageError;
-use super::auth::Viewer;
+use super::auth::{ApiCaller, Viewer};
 use super::layout::{esc, page};
-use crate::api::AppState;
+use crate::api::{ApiError, AppState};
 use crate::reports::http::ReportQuery;
 use crate::reports::service::{Format, ReportKind};
 use crate::store::Role;
@@ -101,41 +101,100 @@ pub(super) async fn report(
     if !sees_reports(&viewer.user) {
         return PageError::forbidden().into_response();
     }
-    let Some(reports) = state.reports.clone() else {
-        return PageError::new(
+    let command = format!("веб-интерфейс, пользователь {}", viewer.user.login);
+    match render(&state, &kind, query, command).await {
+        Ok(response) => response,
+        Err(Failure::NotFound) => {
+            PageError::new(StatusCode::NOT_FOUND, "Такого отчёта нет.").into_response()
+        }
+        Err(Failure::BadQuery) => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Неверные параметры отчёта: формат — html, docx, md, json, csv или xlsx; неделя — вида 2026-W47; даты — вида 2026-11-23.",
+        )
+        .into_response(),
+        Err(Failure::BadPeriod(e)) => {
+            PageError::new(StatusCode::BAD_REQUEST, format!("Неверный период: {e}")).into_response()
+        }
+        Err(Failure::BadFormat) => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Этот отчёт не выпускается в таком формате.",
+        )
+        .into_response(),
+        Err(Failure::Bad(e)) => PageError::new(StatusCode::BAD_REQUEST, e).into_response(),
+        Err(Failure::Unavailable) => PageError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Отчёты в этой службе не подключены.",
         )
-        .into_response();
-    };
-    let kind = match kind.as_str() {
+        .into_response(),
+        Err(Failure::Internal) => PageError::internal().into_response(),
+    }
+}
+
+/// `GET /api/v1/reports/{kind}`: the same for scripts (a user's token of a role that reads
+/// the reports) and for `otklik report` while the daemon runs (the control token).
+pub(crate) async fn api_report(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(kind): Path<String>,
+    query: Result<Query<ReportQuery>, QueryRejection>,
+) -> Response {
+    if !sees_reports(&caller.user) {
+        return ApiError::forbidden("reports are for the administrator, coordinator and head")
+            .into_response();
+    }
+    let command = format!("GET /api/v1/reports/{kind} ({})", caller.user.login);
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m).into_response();
+    match render(&state, &kind, query, command).await {
+        Ok(response) => response,
+        Err(Failure::NotFound) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no report `{kind}`; expected weekly, heatmap, ratings or export"),
+        )
+        .into_response(),
+        Err(Failure::BadQuery) => bad(
+            "expected format (html, md, docx, json, csv, xlsx), week (2026-W47) or from/to (dates), now, by".into(),
+        ),
+        Err(Failure::BadPeriod(e)) | Err(Failure::Bad(e)) => bad(e),
+        Err(Failure::BadFormat) => bad(format!("the {kind} report has no such format")),
+        Err(Failure::Unavailable) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this daemon serves no reports",
+        )
+        .into_response(),
+        Err(Failure::Internal) => ApiError::internal().into_response(),
+    }
+}
+
+enum Failure {
+    NotFound,
+    BadQuery,
+    BadPeriod(String),
+    BadFormat,
+    Bad(String),
+    Unavailable,
+    Internal,
+}
+
+async fn render(
+    state: &AppState,
+    kind: &str,
+    query: Result<Query<ReportQuery>, QueryRejection>,
+    command: String,
+) -> Result<Response, Failure> {
+    let reports = state.reports.clone().ok_or(Failure::Unavailable)?;
+    let kind = match kind {
         "weekly" => ReportKind::Weekly,
         "heatmap" => ReportKind::Heatmap,
         "ratings" => ReportKind::Ratings,
         "export" => ReportKind::Export,
-        _ => return PageError::new(StatusCode::NOT_FOUND, "Такого отчёта нет.").into_response(),
+        _ => return Err(Failure::NotFound),
     };
-    let Ok(Query(query)) = query else {
-        return PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Неверные параметры отчёта: формат — html, docx, md, json, csv или xlsx; неделя — вида 2026-W47; даты — вида 2026-11-23.",
-        )
-        .into_response();
-    };
-    let command = format!("веб-интерфейс, пользователь {}", viewer.user.login);
-    let request = match query.request(kind, &reports.loaded, reports.clock.now(), command) {
-        Ok(r) => r,
-        Err(e) => {
-            return PageError::new(StatusCode::BAD_REQUEST, format!("Неверный период: {e}"))
-                .into_response();
-        }
-    };
+    let Query(query) = query.map_err(|_| Failure::BadQuery)?;
+    let request = query
+        .request(kind, &reports.loaded, reports.clock.now(), command)
+        .map_err(Failure::BadPeriod)?;
     if !kind.formats().contains(&request.format) {
-        return PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Этот отчёт не выпускается в таком формате.",
-        )
-        .into_response();
+        return Err(Failure::BadFormat);
     }
     let format = request.format;
     let store = reports.store.clone();
@@ -143,27 +202,23 @@ pub(super) async fn report(
     let rendered = tokio::task::spawn_blocking(move || {
         crate::reports::service::from_store(&store, &loaded, &request)
     })
-    .await;
-    let rendered = match rendered {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return match e.downcast_ref::<crate::reports::service::BadRequest>() {
-                Some(bad) => PageError::new(StatusCode::BAD_REQUEST, bad.0.clone()),
-                None => {
-                    tracing::error!(error = %format!("{e:#}"), "a report failed");
-                    PageError::internal()
-                }
+    .await
+    .map_err(|_| Failure::Internal)?
+    .map_err(
+        |e| match e.downcast_ref::<crate::reports::service::BadRequest>() {
+            Some(bad) => Failure::Bad(bad.0.clone()),
+            None => {
+                tracing::error!(error = %format!("{e:#}"), "a report failed");
+                Failure::Internal
             }
-            .into_response();
-        }
-        Err(_) => return PageError::internal().into_response(),
-    };
+        },
+    )?;
     let mut response = (
         [(header::CONTENT_TYPE, rendered.content_type)],
         rendered.bytes,
     )
         .into_response();
-    if format != Format::Html {
+    if format != Format::Html && format != Format::Json {
         let name = format!("otklik-{}.{}", kind_name(kind), format.extension());
         if let Ok(value) = format!("attachment; filename=\"{name}\"").parse() {
             response
@@ -171,7 +226,7 @@ pub(super) async fn report(
                 .insert(header::CONTENT_DISPOSITION, value);
         }
     }
-    response
+    Ok(response)
 }
 
 fn kind_name(kind: ReportKind) -> &'static str {
