@@ -110,6 +110,49 @@ async fn sign_in_search_narrow_and_sign_out_in_chromium() {
     assert_eq!(browser.url().await, incident_url);
     browser.screenshot("browser-05-incident").await;
 
+    // Its lifecycle through the forms: routed (if still in moderation), accepted for work,
+    // answered on the merits, closed as solved, reopened — each in the timeline.
+    if !browser.source().await.contains("data-action=\"accept\"") {
+        browser
+            .click("form[data-action='route'] button[type=submit]")
+            .await;
+        browser.wait_for_text("направлен исполнителю").await;
+    }
+    browser
+        .type_into(
+            "form[data-action='accept'] textarea[name='text']",
+            "Принято в работу, бригада выехала",
+        )
+        .await;
+    browser
+        .click("form[data-action='accept'] button[type=submit]")
+        .await;
+    browser
+        .wait_for_text("принят в работу (первый ответ): Принято в работу, бригада выехала")
+        .await;
+    browser
+        .type_into(
+            "form[data-action='answer'] textarea[name='text']",
+            "Водоснабжение восстановлено",
+        )
+        .await;
+    browser
+        .click("form[data-action='answer'] button[type=submit]")
+        .await;
+    browser
+        .wait_for_text("дан ответ по существу: Водоснабжение восстановлено")
+        .await;
+    browser
+        .click("form[data-action='close'] button[type=submit]")
+        .await;
+    browser.wait_for_text("закрыт: решено").await;
+    browser.screenshot("browser-05b-incident-closed").await;
+    browser
+        .click("form[data-action='reopen'] button[type=submit]")
+        .await;
+    browser.wait_for_text("открыт заново").await;
+    assert_eq!(browser.url().await, incident_url);
+
     // Sources health, then sign out.
     browser.click("header nav a[href='/sources']").await;
     browser
