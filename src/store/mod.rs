@@ -186,7 +186,41 @@ impl Store {
             path: dir.to_path_buf(),
             source: sled::Error::Io(e),
         })?;
-        let db = sled::Config::new()
+        // sled lets go of its file lock a moment after the last handle is dropped; a reopen
+        // in the same process (a command applying an action after reading, tests) waits for
+        // that. A lock held by another process is reported at once.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match Store::open_db(dir) {
+                Err(StoreError::Locked { .. })
+                    if started.elapsed() < std::time::Duration::from_secs(10)
+                        && lock_is_ours(dir) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        let data = db.open_tree("data")?;
+        // Past every id handed out: the counter, and the newest alert actually written.
+        let counted = data.get(NEXT_ALERT)?.map_or(1, |v| be_u64(&v));
+        let newest = data
+            .scan_prefix(OUTBOX)
+            .next_back()
+            .transpose()?
+            .map_or(0, |(k, _)| be_u64(&k[OUTBOX.len()..]) + 1);
+        let next_alert = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+            counted.max(newest).max(1),
+        ));
+        Ok(Store {
+            db,
+            data,
+            next_alert,
+        })
+    }
+
+    fn open_db(dir: &Path) -> Result<sled::Db> {
+        sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)
             // Durability comes from explicit flushes after each batch; the background flush
@@ -205,23 +239,7 @@ impl Store {
                     path: dir.to_path_buf(),
                     source: e,
                 },
-            })?;
-        let data = db.open_tree("data")?;
-        // Past every id handed out: the counter, and the newest alert actually written.
-        let counted = data.get(NEXT_ALERT)?.map_or(1, |v| be_u64(&v));
-        let newest = data
-            .scan_prefix(OUTBOX)
-            .next_back()
-            .transpose()?
-            .map_or(0, |(k, _)| be_u64(&k[OUTBOX.len()..]) + 1);
-        let next_alert = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
-            counted.max(newest).max(1),
-        ));
-        Ok(Store {
-            db,
-            data,
-            next_alert,
-        })
+            })
     }
 
     /// Apply `batch` atomically and make it durable before returning.
@@ -774,6 +792,24 @@ fn queued_key(person: &str, alert: u64) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(&alert.to_be_bytes());
     k
+}
+
+/// Whether the lock on the store in `dir` is held by this very process (per `/proc/locks`).
+fn lock_is_ours(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir.join("db")) else {
+        return false;
+    };
+    let (inode, pid) = (meta.ino().to_string(), std::process::id().to_string());
+    std::fs::read_to_string("/proc/locks").is_ok_and(|locks| {
+        locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // `1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF`
+            fields.len() >= 6
+                && fields[4] == pid
+                && fields[5].rsplit(':').next() == Some(inode.as_str())
+        })
+    })
 }
 
 fn timer_key(at: DateTime<Utc>, id: IncidentId) -> Vec<u8> {

@@ -107,3 +107,20 @@ fn sequence_numbers_continue_after_reopening() {
     assert_eq!(store.reserve_seqs(&mut batch, 1, &mut pending).unwrap(), 6);
     assert_eq!(store.reserve_seqs(&mut batch, 1, &mut pending).unwrap(), 7);
 }
+
+#[test]
+fn a_store_reopens_at_once_in_the_same_process_and_knows_its_own_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20u64 {
+        let store = Store::open(dir.path()).unwrap();
+        assert!(
+            super::lock_is_ours(dir.path()),
+            "round {round}: our lock is seen"
+        );
+        let mut batch = WriteBatch::default();
+        let mut pending = None;
+        store.reserve_seqs(&mut batch, 1, &mut pending).unwrap();
+        store.commit(batch).unwrap();
+        assert_eq!(store.last_seq().unwrap(), round + 1);
+    }
+}
