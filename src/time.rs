@@ -123,10 +123,6 @@ impl Clock {
         }
         std::time::Duration::from_millis((ahead / speed).ceil() as u64)
     }
-
-    pub fn is_shifted(&self) -> bool {
-        self.shift.is_some()
-    }
 }
 
 #[cfg(test)]

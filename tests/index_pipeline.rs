@@ -132,7 +132,7 @@ fn the_commit_records_how_far_it_reaches_and_a_restart_indexes_the_tail() {
     {
         // Stored but not indexed: what a crash between the store's flush and the index's
         // commit leaves behind.
-        let store = common::open_store(&dir.path().join("store"));
+        let store = Store::open(&dir.path().join("store")).unwrap();
         let mut batch = otklik::store::WriteBatch::default();
         let mut pending = None;
         let seq = store.reserve_seqs(&mut batch, 1, &mut pending).unwrap();

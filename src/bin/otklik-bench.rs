@@ -81,11 +81,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Ingest { posts, json } => {
             let figures: IngestFigures = ingest(posts)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                println!("{figures}");
-            }
+            print(&figures, json)?;
         }
         Command::Reports {
             incidents,
@@ -93,11 +89,7 @@ fn main() -> anyhow::Result<()> {
             json,
         } => {
             let figures = otklik::reports::bench::run(incidents, store)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                println!("{figures}");
-            }
+            print(&figures, json)?;
         }
         Command::SearchApi {
             posts,
@@ -108,11 +100,7 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(otklik::bench::search_api(posts, requests))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                println!("{figures}");
-            }
+            print(&figures, json)?;
         }
         Command::QueuePage {
             incidents,
@@ -123,28 +111,26 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(otklik::bench::queue_page(incidents, requests))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                println!("{figures}");
-            }
+            print(&figures, json)?;
         }
         Command::Queue { incidents, json } => {
             let figures = otklik::incidents::bench::queue(incidents)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                println!("{figures}");
-            }
+            print(&figures, json)?;
         }
         Command::Understand { posts, json } => {
             let figures: UnderstandFigures = understand_only(posts);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                println!("{figures}");
-            }
+            print(&figures, json)?;
         }
+    }
+    Ok(())
+}
+
+/// Print figures as a table, or as JSON with `--json`.
+fn print<T: serde::Serialize + std::fmt::Display>(figures: &T, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(figures)?);
+    } else {
+        println!("{figures}");
     }
     Ok(())
 }

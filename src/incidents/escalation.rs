@@ -202,7 +202,6 @@ mod tests {
         StageClock {
             stage: Stage::FirstResponse,
             clock: ResponseClock::new(started, Some(due), None),
-            due_at_start: due,
             escalations: 0,
             timer: None,
         }

@@ -27,7 +27,7 @@ use crate::store::{
     Stage, StageClock, Store, StoreError, StoredPost, WriteBatch,
 };
 use crate::understand::Knowledge;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -943,7 +943,6 @@ impl Queue {
         incident.clock = Some(StageClock {
             stage,
             clock,
-            due_at_start: due,
             escalations: 0,
             timer: incident.clock.as_ref().and_then(|c| c.timer),
         });
@@ -1119,7 +1118,7 @@ impl Queue {
             ));
         }
         let target_old = timer_of(&target);
-        let posts = self.posts_of(incident.id, tx)?;
+        let posts = tx.store.incident_posts(incident.id)?;
         for uid in &posts {
             self.move_post(uid, target.id, tx)?;
         }
@@ -1168,11 +1167,6 @@ impl Queue {
         Ok(())
     }
 
-    /// Keys of the posts that belong to an incident now (its timeline, minus what left).
-    fn posts_of(&self, id: IncidentId, tx: &Tx) -> Result<Vec<String>, QueueError> {
-        Ok(tx.store.incident_posts(id)?)
-    }
-
     /// Point a stored post at another incident (for the store and the index).
     fn move_post(&self, uid: &str, to: IncidentId, tx: &mut Tx) -> Result<(), QueueError> {
         let Some(key) = crate::model::PostKey::parse(uid) else {
@@ -1199,7 +1193,7 @@ impl Queue {
         comment: Option<String>,
         tx: &mut Tx,
     ) -> Result<(), QueueError> {
-        let posts = self.posts_of(incident.id, tx)?;
+        let posts = tx.store.incident_posts(incident.id)?;
         if !posts.iter().any(|p| p == post) {
             return refuse(format!(
                 "сообщение {post} не относится к инциденту № {}",
@@ -1311,8 +1305,9 @@ impl Queue {
             comment,
         );
         if incident.first_post == post
-            && let Some(next) = self
-                .posts_of(incident.id, tx)?
+            && let Some(next) = tx
+                .store
+                .incident_posts(incident.id)?
                 .into_iter()
                 .find(|p| p != post)
         {
@@ -1522,9 +1517,4 @@ impl Incident {
 /// The armed timer of an incident, before a change.
 pub fn timer_of(incident: &Incident) -> Option<DateTime<Utc>> {
     incident.clock.as_ref().and_then(|c| c.timer)
-}
-
-/// Working time still left before an incident's deadline (negative when overdue).
-pub fn time_left(incident: &Incident, now: DateTime<Utc>) -> Option<TimeDelta> {
-    incident.due().map(|due| due - now)
 }

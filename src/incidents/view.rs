@@ -109,14 +109,6 @@ impl OpenIncidents {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.0.read().expect("not poisoned").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn matching(&self, filter: &ListFilter, now: DateTime<Utc>) -> Vec<Incident> {
         self.0
             .read()

@@ -133,7 +133,6 @@ pub fn dataset() -> Vec<Incident> {
             s.clock = Some(StageClock {
                 stage: Stage::FirstResponse,
                 clock: ResponseClock::new(s.created, Some(due), None),
-                due_at_start: due,
                 escalations: 0,
                 timer: None,
             });

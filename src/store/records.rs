@@ -145,8 +145,6 @@ impl Stage {
 pub struct StageClock {
     pub stage: Stage,
     pub clock: crate::incidents::clock::ResponseClock,
-    /// The due time when the stage started (before any pause moved it), for the record.
-    pub due_at_start: DateTime<Utc>,
     /// How many escalation steps of this stage have fired.
     pub escalations: u8,
     /// The next escalation point, when one is armed (mirrored by a timer key in the store).

@@ -135,22 +135,6 @@ pub fn search_ids(data: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Open the store in `dir`, waiting a little if this process still holds it: sled lets go of
-/// its lock only when its background flusher, which outlives the last handle briefly, stops.
-pub fn open_store(dir: &Path) -> otklik::store::Store {
-    let start = Instant::now();
-    loop {
-        match otklik::store::Store::open(dir) {
-            Err(otklik::store::StoreError::Locked { .. })
-                if start.elapsed() < Duration::from_secs(10) =>
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            other => return other.unwrap(),
-        }
-    }
-}
-
 /// A pipeline over a fresh (or existing) store and index in `dir`, without sources.
 pub fn pipeline(
     dir: &Path,
@@ -160,7 +144,7 @@ pub fn pipeline(
     otklik::index::IndexWriterHandle,
     otklik::store::Store,
 ) {
-    let store = open_store(&dir.join("store"));
+    let store = otklik::store::Store::open(&dir.join("store")).unwrap();
     let writer =
         otklik::index::IndexWriterHandle::start(&dir.join("search"), store.clone(), index).unwrap();
     let (activity, _) = tokio::sync::broadcast::channel(16);
