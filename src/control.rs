@@ -96,6 +96,12 @@ pub enum Access {
 
 /// Open the store of `data_dir`, or, when a daemon holds it, a client of that daemon.
 pub fn open(data_dir: &Path) -> Result<Access, AccessError> {
+    // A running daemon left its control file: ask it, without trying the store.
+    if let Some(control) = read(data_dir)?
+        && Path::new(&format!("/proc/{}", control.pid)).exists()
+    {
+        return Ok(Access::Daemon(Client::new(control)));
+    }
     let store_dir = crate::daemon::DataDir::new(data_dir).store();
     match Store::open(&store_dir) {
         Ok(store) => Ok(Access::Direct(store)),

@@ -186,15 +186,18 @@ impl Store {
             path: dir.to_path_buf(),
             source: sled::Error::Io(e),
         })?;
-        // sled lets go of its file lock a moment after the last handle is dropped; a reopen
-        // in the same process (a command applying an action after reading, tests) waits for
-        // that. A lock held by another process is reported at once.
+        // A lock can outlive its holder briefly: sled lets go a moment after the last handle
+        // is dropped, and a child being forked elsewhere in the process shares the open file
+        // until it execs. So a held lock is retried for a short while (longer when this very
+        // process holds it) before it is reported. Commands that know a daemon runs go to it
+        // without opening the store (`control::open`).
         let started = std::time::Instant::now();
         let db = loop {
             match Store::open_db(dir) {
                 Err(StoreError::Locked { .. })
-                    if started.elapsed() < std::time::Duration::from_secs(10)
-                        && lock_is_ours(dir) =>
+                    if started.elapsed() < std::time::Duration::from_secs(2)
+                        || (started.elapsed() < std::time::Duration::from_secs(10)
+                            && lock_is_ours(dir)) =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -223,9 +226,11 @@ impl Store {
         sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)
-            // Durability comes from explicit flushes after each batch; the background flush
-            // only bounds what an unflushed write could lose.
-            .flush_every_ms(Some(500))
+            // Durability comes from explicit flushes after each batch. No background flusher:
+            // its thread holds the database (and its file lock) for a while after the last
+            // handle is dropped, so another process could not open the store at once.
+            // Advisory writes (source health, the access log) ride on the next flush.
+            .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
@@ -582,8 +587,8 @@ impl Store {
             .collect()
     }
 
-    /// Health is advisory: written without a flush of its own (the next flush or the
-    /// background one carries it).
+    /// Health is advisory: written without a flush of its own (the next batch's flush, or the
+    /// flush when the store is closed, carries it).
     pub fn save_health(&self, health: &SourceHealth) -> Result<()> {
         self.data
             .insert(key(HEALTH, health.source.as_bytes()), to_json(health))?;

@@ -122,5 +122,10 @@ fn a_store_reopens_at_once_in_the_same_process_and_knows_its_own_lock() {
         store.reserve_seqs(&mut batch, 1, &mut pending).unwrap();
         store.commit(batch).unwrap();
         assert_eq!(store.last_seq().unwrap(), round + 1);
+        drop(store);
+        assert!(
+            !super::lock_is_ours(dir.path()),
+            "round {round}: the lock goes with the last handle, for another process to take"
+        );
     }
 }

@@ -226,7 +226,8 @@ impl Store {
             batch.insert(key(ACCESS_LOG, &id.to_be_bytes()), to_json(event));
         }
         self.data.apply_batch(batch)?;
-        Ok(())
+        // The access log is an audit trail: durable before the data is shown.
+        self.flush()
     }
 
     /// The access log, oldest first.
