@@ -7,7 +7,7 @@ use crate::model::{AuthorKind, Platform, Post, PostKey};
 use crate::pipeline::{Pipeline, Understood, understand_all};
 use crate::store::{Store, StoredPost};
 use crate::understand::{Knowledge, PostView, Understanding, understand};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use serde::Serialize;
 use std::fmt;
 use std::time::Instant;
@@ -120,21 +120,23 @@ pub fn synthetic_posts(n: usize) -> Vec<Post> {
         .collect()
 }
 
-/// The posts as RSS 2.0 documents of [`FEED_ITEMS`] items, the wire form parsing starts from.
+/// The posts as RSS 2.0 documents of [`FEED_ITEMS`] items, the wire form parsing starts from:
+/// a news site's feed with a guid, a link, a date, an author and the text of each item.
 pub fn as_feeds(posts: &[Post]) -> Vec<Vec<u8>> {
     posts
         .chunks(FEED_ITEMS)
         .map(|chunk| {
             let mut xml = String::from(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Новости округа</title><link>https://news.example/</link>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>Новости округа</title><link>https://news.example/</link>\n",
             );
             for post in chunk {
                 xml.push_str(&format!(
-                    "<item><guid>{}</guid><link>{}</link><pubDate>{}</pubDate><description>{}</description></item>\n",
+                    "<item><guid>{}</guid><link>{}</link><pubDate>{}</pubDate><dc:creator>{}</dc:creator><description>{}</description></item>\n",
                     post.key.native_id,
                     post.url.as_deref().unwrap_or_default(),
                     post.published.to_rfc2822(),
-                    post.text
+                    xml_escape(post.author.as_deref().unwrap_or_default()),
+                    xml_escape(&post.text)
                 ));
             }
             xml.push_str("</channel></rss>\n");
@@ -143,32 +145,63 @@ pub fn as_feeds(posts: &[Post]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Parse one generated feed back into posts.
-fn parse_feed(bytes: &[u8]) -> anyhow::Result<Vec<Post>> {
-    let feed = feed_rs::parser::parse(bytes)?;
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The configuration of the benchmark's feed.
+pub fn bench_feed() -> crate::config::RssSourceConfig {
+    crate::config::RssSourceConfig {
+        name: "bench".into(),
+        url: "https://news.example/rss".into(),
+        territory: None,
+        community: None,
+        author_kind: AuthorKind::Resident,
+        poll: None,
+        enabled: true,
+        timezone: chrono_tz::Europe::Moscow,
+    }
+}
+
+/// Parse one generated feed into posts the way the RSS source does (transcoding and checks
+/// of the raw bytes, feed-rs, plain text of the HTML, stable ids).
+pub fn parse_feed(cfg: &crate::config::RssSourceConfig, bytes: &[u8]) -> anyhow::Result<Vec<Post>> {
+    let parsed = crate::sources::rss::parse_feed(
+        bytes,
+        Some("application/rss+xml; charset=utf-8"),
+        Some("https://news.example/rss"),
+        cfg.timezone,
+    )?;
+    let community = parsed.title.as_deref().unwrap_or(&cfg.name);
     let now = Utc::now();
-    Ok(feed
-        .entries
-        .into_iter()
-        .map(|e| {
-            let published: DateTime<Utc> = e.published.unwrap_or(now);
-            Post {
-                key: PostKey::new(Platform::Rss, e.id),
-                source: "bench".into(),
-                url: e.links.first().map(|l| l.href.clone()),
-                community: "Новости округа".into(),
-                community_territory: None,
-                author: None,
-                author_url: None,
-                author_kind: AuthorKind::Resident,
-                published,
-                fetched: now,
-                title: None,
-                text: e.summary.map(|s| s.content).unwrap_or_default(),
-                parent: None,
-            }
-        })
+    Ok(parsed
+        .items
+        .iter()
+        .map(|item| crate::sources::rss::post_of(cfg, item, community, now))
         .collect())
+}
+
+/// CPU time this process has used so far, user and system, in seconds (Linux).
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 #[derive(Debug, Serialize)]
@@ -176,7 +209,10 @@ pub struct IngestFigures {
     pub posts: usize,
     pub pipeline_seconds: f64,
     pub pipeline_posts_per_sec: f64,
+    /// CPU time of the whole process during the pipeline run (all threads).
+    pub pipeline_cpu_seconds: f64,
     pub raw_index_seconds: f64,
+    pub raw_index_cpu_seconds: f64,
     pub raw_index_docs_per_sec: f64,
     pub ratio: f64,
     pub incidents_opened: usize,
@@ -191,13 +227,13 @@ impl fmt::Display for IngestFigures {
         writeln!(f, "posts:                 {}", self.posts)?;
         writeln!(
             f,
-            "pipeline:              {:.0} posts/s ({:.2} s)",
-            self.pipeline_posts_per_sec, self.pipeline_seconds
+            "pipeline:              {:.0} posts/s ({:.2} s, {:.2} s of CPU)",
+            self.pipeline_posts_per_sec, self.pipeline_seconds, self.pipeline_cpu_seconds
         )?;
         writeln!(
             f,
-            "raw tantivy indexing:  {:.0} docs/s ({:.2} s)",
-            self.raw_index_docs_per_sec, self.raw_index_seconds
+            "raw tantivy indexing:  {:.0} docs/s ({:.2} s, {:.2} s of CPU)",
+            self.raw_index_docs_per_sec, self.raw_index_seconds, self.raw_index_cpu_seconds
         )?;
         writeln!(f, "ratio:                 {:.2}", self.ratio)?;
         writeln!(
@@ -225,6 +261,7 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
 
     let dir = tempfile_dir("otklik-bench-pipeline")?;
     let started = Instant::now();
+    let cpu_started = process_cpu_seconds();
     let store = Store::open(&dir.join("store"))?;
     let index = IndexWriterHandle::start(&dir.join("search"), store.clone(), &settings)?;
     let (activity, _) = tokio::sync::broadcast::channel(1);
@@ -242,9 +279,10 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Vec<Understood>>(4);
     let knowledge = pipeline.knowledge.clone();
     let parser = std::thread::spawn(move || -> anyhow::Result<()> {
+        let cfg = bench_feed();
         for feed in &feeds {
             if parsed_tx
-                .send(understand_all(parse_feed(feed)?, &knowledge))
+                .send(understand_all(parse_feed(&cfg, feed)?, &knowledge))
                 .is_err()
             {
                 break;
@@ -266,12 +304,14 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
         "index committed {committed} of {n} posts"
     );
     let pipeline_seconds = started.elapsed().as_secs_f64();
+    let pipeline_cpu_seconds = process_cpu_seconds() - cpu_started;
     let store_bytes = dir_size(&dir.join("store"));
     let index_bytes = dir_size(&dir.join("search"));
     drop(store);
 
     let raw_dir = tempfile_dir("otklik-bench-raw")?;
     let started = Instant::now();
+    let cpu_started = process_cpu_seconds();
     let raw = open_or_create(&raw_dir)?;
     let fields = crate::index::Fields::of(&raw.schema());
     let mut writer: tantivy::IndexWriter = raw.writer_with_num_threads(
@@ -290,6 +330,7 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
     writer.commit()?;
     writer.wait_merging_threads()?;
     let raw_seconds = started.elapsed().as_secs_f64();
+    let raw_index_cpu_seconds = process_cpu_seconds() - cpu_started;
 
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&raw_dir);
@@ -299,7 +340,9 @@ pub fn ingest(n: usize) -> anyhow::Result<IngestFigures> {
         posts: n,
         pipeline_seconds,
         pipeline_posts_per_sec: pipeline_rate,
+        pipeline_cpu_seconds,
         raw_index_seconds: raw_seconds,
+        raw_index_cpu_seconds,
         raw_index_docs_per_sec: raw_rate,
         ratio: pipeline_rate / raw_rate,
         incidents_opened: opened,

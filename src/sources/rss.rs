@@ -155,7 +155,7 @@ impl RssSource {
             if !seen.insert(item.id.as_str()) {
                 continue;
             }
-            posts.push(self.post(item, &community, fetched_at));
+            posts.push(post_of(&self.cfg, item, &community, fetched_at));
         }
 
         let mut current = HashSet::new();
@@ -187,23 +187,29 @@ impl RssSource {
         );
         Ok(Batch::new(posts, &next))
     }
+}
 
-    fn post(&self, item: &FeedItem, community: &str, fetched: DateTime<Utc>) -> Post {
-        Post {
-            key: PostKey::new(Platform::Rss, format!("{}:{}", self.cfg.name, item.id)),
-            source: self.cfg.name.clone(),
-            url: item.url.clone(),
-            community: community.to_string(),
-            community_territory: self.cfg.territory.clone(),
-            author: item.author.clone(),
-            author_url: item.author_url.clone(),
-            author_kind: self.cfg.author_kind,
-            published: item.published.unwrap_or(fetched),
-            fetched,
-            title: item.title.clone(),
-            text: item.text.clone(),
-            parent: None,
-        }
+/// The post a feed item becomes, as the source of `cfg` delivers it.
+pub fn post_of(
+    cfg: &RssSourceConfig,
+    item: &FeedItem,
+    community: &str,
+    fetched: DateTime<Utc>,
+) -> Post {
+    Post {
+        key: PostKey::new(Platform::Rss, format!("{}:{}", cfg.name, item.id)),
+        source: cfg.name.clone(),
+        url: item.url.clone(),
+        community: community.to_string(),
+        community_territory: cfg.territory.clone(),
+        author: item.author.clone(),
+        author_url: item.author_url.clone(),
+        author_kind: cfg.author_kind,
+        published: item.published.unwrap_or(fetched),
+        fetched,
+        title: item.title.clone(),
+        text: item.text.clone(),
+        parent: None,
     }
 }
 
