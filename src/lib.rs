@@ -16,6 +16,7 @@
 //! ARCHITECTURE.md states the invariants these modules keep.
 
 pub mod alerts;
+pub mod allocator;
 pub mod api;
 pub mod bench;
 pub mod config;

@@ -364,6 +364,7 @@ macro_rules! out {
 }
 
 fn main() -> ExitCode {
+    otklik::allocator::tune();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

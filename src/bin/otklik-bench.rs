@@ -78,6 +78,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    otklik::allocator::tune();
     match Cli::parse().command {
         Command::Ingest { posts, json } => {
             let figures: IngestFigures = ingest(posts)?;
