@@ -1007,22 +1007,43 @@ pub fn html_to_text(html: &str) -> String {
             rest = &rest[used..];
         } else if has_markup && (c == '\n' || c == '\r' || c == '\t') {
             out.push(' ');
-            rest = &rest[c.len_utf8()..];
+            rest = &rest[1..];
         } else {
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
+            // Plain text up to the next byte that means something, copied at once.
+            let special =
+                |b: u8| b == b'&' || (has_markup && matches!(b, b'<' | b'\n' | b'\r' | b'\t'));
+            let run = rest
+                .bytes()
+                .skip(1)
+                .position(special)
+                .map_or(rest.len(), |i| i + 1);
+            out.push_str(&rest[..run]);
+            rest = &rest[run..];
         }
     }
-    out.split('\n')
-        .map(|line| {
-            line.split(|c: char| c.is_whitespace() || c == '\u{a0}')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+    collapse_whitespace(&out)
+}
+
+/// Runs of white space (and no-break spaces) within a line become one space; blank lines
+/// and the space at either end of a line go.
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n') {
+        let mut words = line
+            .split(|c: char| c.is_whitespace() || c == '\u{a0}')
+            .filter(|w| !w.is_empty());
+        if let Some(first) = words.next() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(first);
+            for word in words {
+                out.push(' ');
+                out.push_str(word);
+            }
+        }
+    }
+    out
 }
 
 fn contains_tag(s: &str) -> bool {

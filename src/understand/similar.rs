@@ -91,10 +91,26 @@ const STOP: &[&str] = &[
     "снова",
 ];
 
-fn stop_words() -> &'static std::collections::HashSet<&'static str> {
-    static STOP_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-        std::sync::LazyLock::new(|| STOP.iter().copied().collect());
+/// The stop words by their FNV-1a hash, sorted: a lookup is a binary search on the hash
+/// (the word's hash is computed for the fingerprint anyway) and one string comparison.
+fn stop_words() -> &'static [(u32, &'static str)] {
+    static STOP_SET: std::sync::LazyLock<Vec<(u32, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            let mut set: Vec<(u32, &'static str)> = STOP.iter().map(|w| (fnv1a(w), *w)).collect();
+            set.sort_unstable();
+            set.dedup();
+            set
+        });
     &STOP_SET
+}
+
+fn is_stop(hash: u32, word: &str) -> bool {
+    let set = stop_words();
+    let from = set.partition_point(|(h, _)| *h < hash);
+    set[from..]
+        .iter()
+        .take_while(|(h, _)| *h == hash)
+        .any(|(_, w)| *w == word)
 }
 
 fn fnv1a(s: &str) -> u32 {
@@ -127,11 +143,11 @@ pub fn fingerprint(n: &Normalized) -> Vec<u32> {
             Some((end, _)) => &w[..end],
             None => w,
         };
-        let stop = stop_words();
-        if stop.contains(stem) || stop.contains(w) {
+        let hash = fnv1a(stem);
+        if is_stop(hash, stem) || (stem.len() < w.len() && is_stop(fnv1a(w), w)) {
             continue;
         }
-        out.push(fnv1a(stem));
+        out.push(hash);
     }
     out.sort_unstable();
     out.dedup();
