@@ -157,6 +157,16 @@ pub async fn start(
         };
         pollers.spawn(follower.run(stop_polling.clone()));
     }
+    let today = loaded.calendar.local_date(clock.now());
+    if let Some(missing) = loaded.calendar.production().missing_next_year(today) {
+        tracing::warn!(
+            year = missing.year,
+            days_left = missing.days_left,
+            expected = %missing.expected,
+            "the production calendar of the coming year is not loaded: without it deadlines \
+             cannot be computed from 1 January and the daemon will not start"
+        );
+    }
     if loaded.settings.reports.weekly_enabled {
         pollers.spawn(crate::reports::schedule::run(
             store.clone(),

@@ -449,6 +449,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 loaded.knowledge.taxonomy.groups.len(),
                 loaded.data_dir.display()
             );
+            let today = loaded.calendar.local_date(loaded.clock.now());
+            if let Some(missing) = loaded.calendar.production().missing_next_year(today) {
+                out!("Внимание: {}", missing.message_ru());
+            }
             let alerts = &loaded.settings.alerts;
             let on = |yes: bool, done: &'static str, not_done: &'static str| {
                 if yes { done } else { not_done }

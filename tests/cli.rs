@@ -21,6 +21,30 @@ fn the_shipped_configuration_is_valid() {
 }
 
 #[test]
+fn a_missing_calendar_for_the_coming_year_is_warned_about_in_december() {
+    let config = repo_config().join("otklik.toml");
+    let check = |clock: &str| {
+        let out = otklik()
+            .args(["check-config", "--config"])
+            .arg(&config)
+            .env("OTKLIK_CLOCK", clock)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let november = check("2026-11-30T12:00:00Z");
+    assert!(!november.contains("Внимание"), "{november}");
+    let december = check("2026-12-06T12:00:00Z");
+    assert!(
+        december.contains("Внимание: не загружен производственный календарь на 2027 год")
+            && december.contains("calendar-2027.toml")
+            && december.contains("осталось дней: 26"),
+        "{december}"
+    );
+}
+
+#[test]
 fn an_unknown_key_is_named_with_its_file_and_line_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "[poll]\nmin_interval_sec = 5\n");

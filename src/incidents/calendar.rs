@@ -573,6 +573,53 @@ impl WorkHours {
 /// A working period as UTC instants: `[start, end)`.
 pub type Period = (DateTime<Utc>, DateTime<Utc>);
 
+/// How many days before 1 January a missing calendar for the coming year is warned about.
+pub const NEXT_YEAR_WARNING_DAYS: i64 = 31;
+
+/// The coming year's production calendar is not loaded while the year ends soon: from
+/// 1 January no deadline can be computed and the daemon refuses to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingNextYear {
+    pub year: i32,
+    /// Days from today (office time) to 1 January of `year`.
+    pub days_left: i64,
+    /// The file expected, as [`ClockError::MissingYear`] names it.
+    pub expected: String,
+}
+
+impl MissingNextYear {
+    /// What the administrator reads, in Russian.
+    pub fn message_ru(&self) -> String {
+        format!(
+            "не загружен производственный календарь на {year} год (ожидается файл {file}). \
+             До 1 января {year} года осталось дней: {days}. Без календаря с этой даты сроки \
+             ответов не рассчитываются, а служба не запустится. Добавьте файл по \
+             постановлению Правительства Российской Федерации о переносе выходных дней \
+             в {year} году и проверьте его командой otklik check-config.",
+            year = self.year,
+            file = self.expected,
+            days = self.days_left,
+        )
+    }
+}
+
+impl ProductionCalendar {
+    /// The warning due on local date `today`: the next year is not loaded and begins within
+    /// [`NEXT_YEAR_WARNING_DAYS`] days.
+    pub fn missing_next_year(&self, today: NaiveDate) -> Option<MissingNextYear> {
+        let year = today.year() + 1;
+        let new_year = NaiveDate::from_ymd_opt(year, 1, 1)?;
+        let days_left = (new_year - today).num_days();
+        (days_left <= NEXT_YEAR_WARNING_DAYS && !self.years.contains_key(&year)).then(|| {
+            MissingNextYear {
+                year,
+                days_left,
+                expected: self.origin.expected_file(year),
+            }
+        })
+    }
+}
+
 /// The production calendar and the office hours together: what is working time.
 #[derive(Clone, Debug)]
 pub struct WorkCalendar {
@@ -694,6 +741,38 @@ impl fmt::Display for DayKind {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_missing_next_year_is_warned_about_in_its_last_month() {
+        let cal = ProductionCalendar::embedded();
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        assert_eq!(cal.missing_next_year(day(11, 30)), None);
+        let warning = cal
+            .missing_next_year(day(12, 6))
+            .expect("December without 2027");
+        assert_eq!((warning.year, warning.days_left), (2027, 26));
+        assert!(
+            warning.expected.contains("calendar-2027.toml"),
+            "{}",
+            warning.expected
+        );
+        assert!(warning.message_ru().contains("на 2027 год"));
+        assert_eq!(
+            cal.missing_next_year(day(12, 31)).map(|w| w.days_left),
+            Some(1)
+        );
+        // A loaded next year is no news.
+        let dir = std::env::temp_dir().join(format!("otklik-cal-next-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("calendar-2026.toml"), EMBEDDED_2026).unwrap();
+        // A test year of plain weekends (validation of real dates is tested elsewhere).
+        let next = "year = 2027\ntimezone = \"Europe/Moscow\"\n";
+        std::fs::write(dir.join("calendar-2027.toml"), next).unwrap();
+        let both = ProductionCalendar::load_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(both.missing_next_year(day(12, 6)), None);
+    }
+
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
