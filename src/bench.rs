@@ -6,6 +6,7 @@ use crate::index::{IndexWriterHandle, document_for, open_or_create};
 use crate::model::{AuthorKind, Platform, Post, PostKey};
 use crate::pipeline::{Pipeline, Understood, understand_all};
 use crate::store::{Store, StoredPost};
+use crate::text::html_escape;
 use crate::understand::{Knowledge, PostView, Understanding, understand};
 use chrono::{Duration, TimeZone, Utc};
 use serde::Serialize;
@@ -135,8 +136,8 @@ pub fn as_feeds(posts: &[Post]) -> Vec<Vec<u8>> {
                     post.key.native_id,
                     post.url.as_deref().unwrap_or_default(),
                     post.published.to_rfc2822(),
-                    xml_escape(post.author.as_deref().unwrap_or_default()),
-                    xml_escape(&post.text)
+                    html_escape(post.author.as_deref().unwrap_or_default()),
+                    html_escape(&post.text)
                 ));
             }
             xml.push_str("</channel></rss>\n");
@@ -145,14 +146,8 @@ pub fn as_feeds(posts: &[Post]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The configuration of the benchmark's feed.
-pub fn bench_feed() -> crate::config::RssSourceConfig {
+fn bench_feed() -> crate::config::RssSourceConfig {
     crate::config::RssSourceConfig {
         name: "bench".into(),
         url: "https://news.example/rss".into(),
@@ -167,7 +162,7 @@ pub fn bench_feed() -> crate::config::RssSourceConfig {
 
 /// Parse one generated feed into posts the way the RSS source does (transcoding and checks
 /// of the raw bytes, feed-rs, plain text of the HTML, stable ids).
-pub fn parse_feed(cfg: &crate::config::RssSourceConfig, bytes: &[u8]) -> anyhow::Result<Vec<Post>> {
+fn parse_feed(cfg: &crate::config::RssSourceConfig, bytes: &[u8]) -> anyhow::Result<Vec<Post>> {
     let parsed = crate::sources::rss::parse_feed(
         bytes,
         Some("application/rss+xml; charset=utf-8"),

@@ -741,38 +741,6 @@ impl fmt::Display for DayKind {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn a_missing_next_year_is_warned_about_in_its_last_month() {
-        let cal = ProductionCalendar::embedded();
-        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-        assert_eq!(cal.missing_next_year(day(11, 30)), None);
-        let warning = cal
-            .missing_next_year(day(12, 6))
-            .expect("December without 2027");
-        assert_eq!((warning.year, warning.days_left), (2027, 26));
-        assert!(
-            warning.expected.contains("calendar-2027.toml"),
-            "{}",
-            warning.expected
-        );
-        assert!(warning.message_ru().contains("на 2027 год"));
-        assert_eq!(
-            cal.missing_next_year(day(12, 31)).map(|w| w.days_left),
-            Some(1)
-        );
-        // A loaded next year is no news.
-        let dir = std::env::temp_dir().join(format!("otklik-cal-next-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("calendar-2026.toml"), EMBEDDED_2026).unwrap();
-        // A test year of plain weekends (validation of real dates is tested elsewhere).
-        let next = "year = 2027\ntimezone = \"Europe/Moscow\"\n";
-        std::fs::write(dir.join("calendar-2027.toml"), next).unwrap();
-        let both = ProductionCalendar::load_dir(&dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(both.missing_next_year(day(12, 6)), None);
-    }
-
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
@@ -891,5 +859,35 @@ mod tests {
             h.local_periods(d("2026-03-07"), DayKind::Short),
             vec![(t("08:00"), t("12:00")), (t("13:00"), t("16:15"))]
         );
+    }
+
+    #[test]
+    fn a_missing_next_year_is_warned_about_in_its_last_month() {
+        let cal = ProductionCalendar::embedded();
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        assert_eq!(cal.missing_next_year(day(11, 30)), None);
+        let warning = cal
+            .missing_next_year(day(12, 6))
+            .expect("December without 2027");
+        assert_eq!((warning.year, warning.days_left), (2027, 26));
+        assert!(
+            warning.expected.contains("calendar-2027.toml"),
+            "{}",
+            warning.expected
+        );
+        assert!(warning.message_ru().contains("на 2027 год"));
+        assert_eq!(
+            cal.missing_next_year(day(12, 31)).map(|w| w.days_left),
+            Some(1)
+        );
+        // A loaded next year is no news.
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        std::fs::write(dir.join("calendar-2026.toml"), EMBEDDED_2026).unwrap();
+        // A test year of plain weekends (validation of real dates is tested elsewhere).
+        let next = "year = 2027\ntimezone = \"Europe/Moscow\"\n";
+        std::fs::write(dir.join("calendar-2027.toml"), next).unwrap();
+        let both = ProductionCalendar::load_dir(dir).unwrap();
+        assert_eq!(both.missing_next_year(day(12, 6)), None);
     }
 }
