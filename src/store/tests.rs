@@ -123,6 +123,14 @@ fn a_store_reopens_at_once_in_the_same_process_and_knows_its_own_lock() {
         store.commit(batch).unwrap();
         assert_eq!(store.last_seq().unwrap(), round + 1);
         drop(store);
+        // sled lets go a moment after the last handle (its I/O threads finish first), as
+        // `Store::open` allows for.
+        let dropped = std::time::Instant::now();
+        while super::lock_is_ours(dir.path())
+            && dropped.elapsed() < std::time::Duration::from_secs(2)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert!(
             !super::lock_is_ours(dir.path()),
             "round {round}: the lock goes with the last handle, for another process to take"
