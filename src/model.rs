@@ -101,28 +101,35 @@ pub enum AuthorKind {
     Business,
 }
 
-/// A post as a source delivers it, before any understanding.
+/// A post as a source delivers it, before any understanding. Absent optional fields are left
+/// out of its JSON (it is stored once per post: every byte counts) and read back as `None`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Post {
     pub key: PostKey,
     /// Name of the configured source that delivered it.
     pub source: String,
     /// Link to the original, when the platform has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The page, group, channel or site it appeared in.
     pub community: String,
     /// Home territory of that community (a village group tells where its posts are from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub community_territory: Option<String>,
     /// Display name of the author; personal data, shown only to roles that need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
     /// Link to the author's profile; personal data as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_url: Option<String>,
     pub author_kind: AuthorKind,
     pub published: DateTime<Utc>,
     pub fetched: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub text: String,
     /// For a comment: the key of the post it comments on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<PostKey>,
 }
 

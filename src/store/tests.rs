@@ -137,3 +137,74 @@ fn a_store_reopens_at_once_in_the_same_process_and_knows_its_own_lock() {
         );
     }
 }
+
+#[test]
+fn a_stored_post_leaves_out_what_is_absent_or_recomputed_and_older_records_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut record = stored(1, "a");
+    record.understanding.reasons = vec!["вопрос в тексте".into()];
+    record.understanding.fingerprint = vec![7, 9];
+    let mut batch = WriteBatch::default();
+    batch.put_post(&record);
+    store.commit(batch).unwrap();
+
+    let raw = store
+        .data
+        .get(key(POST, &1u64.to_be_bytes()))
+        .unwrap()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    for absent in [
+        "url",
+        "author",
+        "author_url",
+        "title",
+        "parent",
+        "community_territory",
+    ] {
+        assert!(
+            json["post"].get(absent).is_none(),
+            "post.{absent} in {json}"
+        );
+    }
+    for absent in [
+        "group",
+        "topic",
+        "territory",
+        "place",
+        "reasons",
+        "fingerprint",
+        "follow_up",
+    ] {
+        assert!(
+            json["understanding"].get(absent).is_none(),
+            "understanding.{absent} in {json}"
+        );
+    }
+    let read = store.post(1).unwrap().unwrap();
+    assert_eq!(read.post, record.post);
+    assert!(read.understanding.reasons.is_empty() && read.understanding.fingerprint.is_empty());
+
+    // A record written before: explicit nulls and the reasons.
+    let mut older = json.clone();
+    for field in [
+        "url",
+        "author",
+        "author_url",
+        "title",
+        "parent",
+        "community_territory",
+    ] {
+        older["post"][field] = serde_json::Value::Null;
+    }
+    older["understanding"]["group"] = "dorogi".into();
+    older["understanding"]["place"] = serde_json::Value::Null;
+    older["understanding"]["reasons"] = serde_json::json!(["тема: Дороги"]);
+    older["understanding"]["follow_up"] = true.into();
+    let older: StoredPost = serde_json::from_value(older).unwrap();
+    assert_eq!(older.post, record.post);
+    assert_eq!(older.understanding.group.as_deref(), Some("dorogi"));
+    assert_eq!(older.understanding.place, None);
+    assert!(older.understanding.follow_up);
+}

@@ -95,7 +95,8 @@ impl<'a> PostView<'a> {
     }
 }
 
-/// The decision about one post, with the evidence for it.
+/// The decision about one post, with the evidence for it. Stored with each post as JSON, without
+/// what is absent or recomputed (see the fields).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Understanding {
     /// ISO 639-1 code of the language (`ru`, `uk`, `en`, …).
@@ -108,14 +109,21 @@ pub struct Understanding {
     /// Threat to life or health, an emergency, a mass outage.
     pub urgent: bool,
     /// Topic group id from the taxonomy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Topic name from the taxonomy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
     /// Territory id, `district`, `outside`, or `None` when it cannot be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub territory: Option<String>,
     /// The most precise place named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,
-    /// Evidence, in Russian, for the coordinator ("why is this mine?").
+    /// Evidence, in Russian, for the coordinator ("why is this mine?"): `otklik eval` and the
+    /// corpus tests print it. Not stored with the post: it was a quarter of a stored post's
+    /// size and nothing read it back; [`understand`] gives it again from the text.
+    #[serde(default, skip_serializing)]
     pub reasons: Vec<String>,
     /// Hashed content stems, for near-duplicate comparison. Not stored with the post: the
     /// detector uses it on arrival and the incident keeps its own; anything later recomputes
@@ -124,7 +132,7 @@ pub struct Understanding {
     pub fingerprint: Vec<u32>,
     /// The post adds to one said before («у нас тоже», «поддерживаю»): a comment like this
     /// belongs to the incident of the post it answers, whatever its own words.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow_up: bool,
 }
 
