@@ -566,6 +566,8 @@ fn merge_split_and_attach_move_posts_between_incidents() {
         )
         .unwrap();
     assert_eq!(source.mentions, 1);
+    assert_eq!(source.authors, 1, "Пётр left with his only post");
+    assert_eq!(h.store.incident_authors(1).unwrap().len(), 1);
     let new = h.incident(3);
     assert_eq!(new.first_post, "vk:-1_2");
     assert_eq!(
@@ -618,6 +620,43 @@ fn merge_split_and_attach_move_posts_between_incidents() {
         .unwrap();
     let keys: Vec<&str> = detail.posts.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["vk:-1_2", "vk:-1_3"]);
+    assert_eq!(i.authors, 2);
+
+    // Пётр writes again and his post joins incident 3 by hand, then moves on to incident 1:
+    // incident 3 still has his first post, so he still counts there.
+    h.ingest(vec![post(
+        "-1_4",
+        tuesday_10() + Duration::minutes(20),
+        "Пётр",
+        "Спасибо соседям за помощь с машиной",
+    )]);
+    assert_eq!(
+        h.act(
+            3,
+            Action::Attach {
+                post: "vk:-1_4".into()
+            }
+        )
+        .unwrap()
+        .authors,
+        2,
+        "Пётр already counts in incident 3"
+    );
+    let one = h
+        .act(
+            1,
+            Action::Attach {
+                post: "vk:-1_4".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!((one.mentions, one.authors), (2, 2));
+    let three = h.incident(3);
+    assert_eq!(
+        (three.mentions, three.authors),
+        (2, 2),
+        "Пётр's first post is still in 3"
+    );
     h.check_open_view();
     assert!(
         detail.posts.iter().all(|p| p.author.is_none()),

@@ -163,7 +163,8 @@ impl Detector {
             match self.active.get_mut(&id) {
                 Some(active) => {
                     active.incident = incident.clone();
-                    active.authors.extend(store.incident_authors(id)?);
+                    // The store's set, not a union: a post moved out may take its author along.
+                    active.authors = store.incident_authors(id)?.into_iter().collect();
                 }
                 None => {
                     let authors = store.incident_authors(id)?.into_iter().collect();

@@ -1295,6 +1295,7 @@ impl Queue {
         tx: &mut Tx,
     ) -> Result<(), QueueError> {
         incident.mentions = incident.mentions.saturating_sub(1);
+        self.forget_author_unless_still_there(incident, post, tx)?;
         tx.event(
             incident,
             actor,
@@ -1312,6 +1313,38 @@ impl Queue {
                 .find(|p| p != post)
         {
             incident.first_post = next;
+        }
+        Ok(())
+    }
+
+    /// `post` leaves `incident`: its author stops counting unless another of the incident's
+    /// posts has the same author (or, without one, the same community).
+    fn forget_author_unless_still_there(
+        &self,
+        incident: &mut Incident,
+        post: &str,
+        tx: &mut Tx,
+    ) -> Result<(), QueueError> {
+        let author_of_post = |uid: &str| -> Result<Option<String>, QueueError> {
+            let Some(key) = crate::model::PostKey::parse(uid) else {
+                return Ok(None);
+            };
+            Ok(tx
+                .store
+                .post_by_key(&key)?
+                .map(|stored| crate::incidents::detect::author_of(&stored.post)))
+        };
+        let Some(author) = author_of_post(post)? else {
+            return Ok(());
+        };
+        for other in tx.store.incident_posts(incident.id)? {
+            if other != post && author_of_post(&other)?.as_deref() == Some(author.as_str()) {
+                return Ok(());
+            }
+        }
+        if tx.store.incident_has_author(incident.id, &author)? {
+            tx.batch.remove_author(incident.id, &author);
+            incident.authors = incident.authors.saturating_sub(1);
         }
         Ok(())
     }

@@ -146,6 +146,14 @@ impl WriteBatch {
         self.len += 1;
     }
 
+    /// Forget a distinct author of incident `id` (their last post there moved out).
+    pub fn remove_author(&mut self, id: IncidentId, author: &str) {
+        let mut k = key(INCIDENT_AUTHOR, &id.to_be_bytes());
+        k.extend_from_slice(author.as_bytes());
+        self.batch.remove(k);
+        self.len += 1;
+    }
+
     /// Arm the timer of incident `id` at `at`.
     pub fn put_timer(&mut self, at: DateTime<Utc>, id: IncidentId) {
         self.batch.insert(timer_key(at, id), &[]);
