@@ -106,26 +106,9 @@ pub async fn send_test(
             continue;
         }
         for ch in found {
-            let d = Delivery {
-                id: 0,
-                alerts: vec![],
-                person: id.clone(),
-                channel: Some(ch),
-                key: key.clone(),
-                urgent: false,
-                subject: message.subject.clone(),
-                text: message.text.clone(),
-                html: message.html.clone(),
-                telegram: message.telegram.clone(),
-                created: now,
-                state: DeliveryState::Pending,
-                attempts: 0,
-                next_try: now,
-                last_error: None,
-                last_try: None,
-                delivered_at: None,
-                answer: None,
-            };
+            let mut d =
+                super::outbox::new_delivery(0, &[], &id, Some(ch), false, message.clone(), now);
+            d.key = key.clone();
             let result = channels.send(settings, people, &d).await;
             out.push(TestResult {
                 person: id.clone(),

@@ -662,7 +662,8 @@ pub fn incident_context(
     Ok(c)
 }
 
-fn new_delivery(
+/// A delivery of `message` waiting for its first try (keyed by the first of its alerts).
+pub(crate) fn new_delivery(
     id: u64,
     alerts: &[u64],
     person: &str,

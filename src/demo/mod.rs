@@ -4,10 +4,12 @@
 //!
 //! - [`dataset`]: the bundled feeds and posts (`demo/feeds.toml`, `demo/posts.jsonl`).
 //! - [`feeds`]: the loopback feed server that releases them on a schedule.
+//! - [`mail_sink`]: the SMTP server the demo's alerts are delivered to, one file per message.
 
 pub mod dataset;
 pub mod feeds;
 
+pub mod mail_sink;
 pub mod narrate;
 pub mod ok_mock;
 pub mod telegram_mock;
@@ -33,16 +35,24 @@ impl Loopback {
         router: axum::Router,
         what: &'static str,
     ) -> Loopback {
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let stop = shutdown.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
+        Loopback::spawn_task(move |stop| async move {
             if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
+                .with_graceful_shutdown(stop.cancelled_owned())
                 .await
             {
                 tracing::warn!(%error, what, "loopback server stopped with an error");
             }
-        });
+        })
+    }
+
+    /// Run a server task of any protocol; it is handed the token that tells it to stop.
+    pub fn spawn_task<F, Fut>(serve: F) -> Loopback
+    where
+        F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(serve(shutdown.clone()));
         Loopback {
             shutdown,
             task: Some(task),
@@ -138,6 +148,24 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     for community in &mut loaded.settings.sources.vk.communities {
         community.poll = Some(quick.clone());
     }
+    // Alerts go by e-mail to a mail server of the demo's own, which keeps each message as a
+    // file: the outbox delivers as it would for real, and nothing leaves this computer.
+    let clock = loaded.clock;
+    let mail = mail_sink::MailSink::start(data_dir.join("mail"), move |message| {
+        let now = clock
+            .now()
+            .with_timezone(&chrono_tz::Europe::Moscow)
+            .format("%H:%M:%S");
+        println!(
+            "{now}  ✉ Письмо доставлено: {} — «{}» ({})",
+            message.recipients.join(", "),
+            message.subject,
+            message.file.display()
+        );
+    })
+    .await
+    .context("starting the demo mail server on 127.0.0.1")?;
+    loaded.settings.alerts.email = mail.email_settings();
     let sources = crate::sources::build(&loaded)?;
     let (activity, narration) = tokio::sync::broadcast::channel(4096);
     let narrator = narrate::Narrator {
@@ -182,6 +210,11 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     println!(
         "В течение нескольких минут в них появятся сообщения жителей, СМИ и администрации (в лентах — {posts})."
     );
+    println!(
+        "Оповещения должностным лицам уходят по электронной почте на учебный почтовый сервер {}: письма сохраняются в {} (файлы .eml открываются любой почтовой программой).",
+        mail.addr,
+        mail.dir.display()
+    );
     println!("Данные сохраняются в {}.", data_dir.display());
     println!();
     println!("Поиск из другого окна, пока идёт демонстрация:");
@@ -210,6 +243,7 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     })
     .await;
     server.stop().await;
+    mail.stop().await;
     telegram.stop().await;
     ok.stop().await;
     vk.stop().await;
