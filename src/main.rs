@@ -84,7 +84,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Manage the accounts of the web interface and the API (stop the daemon first).
+    /// Manage the accounts of the web interface and the API (through the daemon while it runs).
     User {
         #[arg(
             long,
@@ -1003,16 +1003,13 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
 }
 
 fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<ExitCode> {
-    use otklik::web::accounts;
+    use otklik::api::users::{NewUserRequest, UserSummary};
     let loaded = config::load(config)?;
-    let store_dir = otklik::daemon::DataDir::new(&loaded.data_dir).store();
-    let open = || {
-        otklik::store::Store::open(&store_dir).map_err(|e| match e {
-            otklik::store::StoreError::Locked { .. } => anyhow::anyhow!(
-                "accounts live in the store, which the running daemon holds: stop the daemon (systemctl stop otklik), run this command, then start it again"
-            ),
-            e => e.into(),
-        })
+    let accounts = Accounts::open(&loaded)?;
+    let owner_name = |o: &Option<otklik::org::Owner>| {
+        o.as_ref()
+            .map(|o| loaded.org.owner_name(o))
+            .unwrap_or_default()
     };
     match action {
         UserAction::Add {
@@ -1023,25 +1020,20 @@ fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<
             password_stdin,
         } => {
             let password = read_password(password_stdin, true)?;
-            let store = open()?;
-            let user = accounts::add_user(
-                &store,
-                &loaded.org,
-                &accounts::NewUser {
-                    login: &login,
-                    name: name.as_deref(),
-                    role,
-                    owner: owner.as_deref(),
-                    password: &password,
-                },
-            )?;
+            let user = accounts.add(NewUserRequest {
+                login,
+                role,
+                owner,
+                name,
+                password,
+            })?;
             out!(
                 "Пользователь {} создан: {}{}",
                 user.login,
                 user.role.label_ru(),
                 user.owner
                     .as_ref()
-                    .map(|o| format!(" ({})", loaded.org.owner_name(o)))
+                    .map(|_| format!(" ({})", owner_name(&user.owner)))
                     .unwrap_or_default()
             );
         }
@@ -1050,42 +1042,154 @@ fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<
             password_stdin,
         } => {
             let password = read_password(password_stdin, true)?;
-            accounts::set_password(&open()?, &login, &password)?;
+            accounts.passwd(&login, password)?;
             out!("Пароль пользователя {login} изменён; его прежние сеансы завершены.");
         }
         UserAction::Disable { login } => {
-            accounts::disable(&open()?, &login)?;
+            accounts.disable(&login)?;
             out!("Пользователь {login} отключён; его сеансы и токены больше не действуют.");
         }
         UserAction::List => {
-            let store = open()?;
             out!("{:<20} {:<14} {:<10} Имя", "Логин", "Роль", "Состояние");
-            for u in store.users()? {
+            for u in accounts.list()? {
+                let UserSummary {
+                    login,
+                    name,
+                    role,
+                    owner,
+                    disabled,
+                    ..
+                } = &u;
                 out!(
                     "{:<20} {:<14} {:<10} {}{}",
-                    u.login,
-                    u.role.label_ru(),
-                    if u.disabled {
+                    login,
+                    role.label_ru(),
+                    if *disabled {
                         "отключён"
                     } else {
                         "активен"
                     },
-                    u.name,
-                    u.owner
+                    name,
+                    owner
                         .as_ref()
-                        .map(|o| format!(" — {}", loaded.org.owner_name(o)))
+                        .map(|_| format!(" — {}", owner_name(owner)))
                         .unwrap_or_default()
                 );
             }
         }
         UserAction::Token { login, note } => {
-            let token = accounts::issue_token(&open()?, &login, note.as_deref())?;
+            let token = accounts.token(&login, note)?;
             out!(
                 "Токен для {login} (показан один раз; передавайте как Authorization: Bearer …):\n  {token}"
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where `otklik user` finds the accounts: in the store, or, while the daemon holds the store,
+/// through the daemon's API with the control token of `daemon.json`.
+enum Accounts {
+    Store(otklik::store::Store, std::sync::Arc<otklik::org::Org>),
+    Daemon(otklik::control::Client, tokio::runtime::Runtime),
+}
+
+impl Accounts {
+    fn open(loaded: &otklik::config::Loaded) -> anyhow::Result<Accounts> {
+        Ok(match otklik::control::open(&loaded.data_dir)? {
+            otklik::control::Access::Direct(store) => {
+                Accounts::Store(store, std::sync::Arc::new(loaded.org.clone()))
+            }
+            otklik::control::Access::Daemon(client) => Accounts::Daemon(client, runtime()?),
+        })
+    }
+
+    fn add(
+        &self,
+        new: otklik::api::users::NewUserRequest,
+    ) -> anyhow::Result<otklik::api::users::UserSummary> {
+        use otklik::web::accounts;
+        Ok(match self {
+            Accounts::Store(store, org) => {
+                let user = accounts::add_user(
+                    store,
+                    org,
+                    &accounts::NewUser {
+                        login: &new.login,
+                        name: new.name.as_deref(),
+                        role: new.role,
+                        owner: new.owner.as_deref(),
+                        password: &new.password,
+                    },
+                )?;
+                (&user).into()
+            }
+            Accounts::Daemon(client, rt) => rt.block_on(client.post("/api/v1/users", &new))?,
+        })
+    }
+
+    fn passwd(&self, login: &str, password: String) -> anyhow::Result<()> {
+        match self {
+            Accounts::Store(store, _) => {
+                otklik::web::accounts::set_password(store, login, &password)?
+            }
+            Accounts::Daemon(client, rt) => {
+                let request = otklik::api::users::PasswordRequest {
+                    login: login.to_string(),
+                    password,
+                };
+                rt.block_on(client.post::<_, otklik::api::users::UserSummary>(
+                    "/api/v1/users/password",
+                    &request,
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn disable(&self, login: &str) -> anyhow::Result<()> {
+        match self {
+            Accounts::Store(store, _) => otklik::web::accounts::disable(store, login)?,
+            Accounts::Daemon(client, rt) => {
+                let request = otklik::api::users::LoginRequest {
+                    login: login.to_string(),
+                };
+                rt.block_on(client.post::<_, otklik::api::users::UserSummary>(
+                    "/api/v1/users/disable",
+                    &request,
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> anyhow::Result<Vec<otklik::api::users::UserSummary>> {
+        Ok(match self {
+            Accounts::Store(store, _) => store.users()?.iter().map(Into::into).collect(),
+            Accounts::Daemon(client, rt) => rt.block_on(client.get("/api/v1/users"))?,
+        })
+    }
+
+    fn token(&self, login: &str, note: Option<String>) -> anyhow::Result<String> {
+        Ok(match self {
+            Accounts::Store(store, _) => {
+                otklik::web::accounts::issue_token(store, login, note.as_deref())?
+            }
+            Accounts::Daemon(client, rt) => {
+                let request = otklik::api::users::TokenRequest {
+                    login: login.to_string(),
+                    note,
+                };
+                rt.block_on(
+                    client.post::<_, otklik::api::users::IssuedToken>(
+                        "/api/v1/users/tokens",
+                        &request,
+                    ),
+                )?
+                .token
+            }
+        })
+    }
 }
 
 /// mimalloc: sled and tantivy allocate heavily; with the system allocator the ingest

@@ -1,6 +1,6 @@
-//! `otklik user …` on a data directory, the refusals that name what is wrong, the clear error
-//! while the daemon holds the store, and `otklik sources` reaching the running daemon through
-//! its control file.
+//! `otklik user …` on a data directory and, while the daemon holds the store, through the
+//! daemon's API; the refusals that name what is wrong; and `otklik sources` reaching the
+//! running daemon through its control file.
 
 mod common;
 
@@ -10,11 +10,22 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 fn user(config: &std::path::Path, args: &[&str], password: &str) -> Output {
+    user_with_env(config, args, password, &[])
+}
+
+/// `otklik user ARGS --config CONFIG` with `password` on stdin and extra environment.
+fn user_with_env(
+    config: &std::path::Path,
+    args: &[&str],
+    password: &str,
+    env: &[(&str, &str)],
+) -> Output {
     let mut child = otklik()
         .arg("user")
         .args(args)
         .arg("--config")
         .arg(config)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -183,8 +194,22 @@ fn users_are_added_listed_tokened_disabled_and_refusals_say_why() {
     assert!(hash.starts_with("$argon2id$") && !hash.contains(good));
 }
 
+/// One HTTP/1.1 request to the daemon; the status line and the body.
+fn http(listen: &str, request: &str) -> (String, String) {
+    use std::io::Read;
+    let mut conn = std::net::TcpStream::connect(listen).unwrap();
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
 #[test]
-fn while_the_daemon_runs_user_commands_say_to_stop_it_and_sources_still_answers() {
+fn while_the_daemon_runs_user_commands_go_through_it_and_sources_still_answers() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -209,14 +234,88 @@ fn while_the_daemon_runs_user_commands_say_to_stop_it_and_sources_still_answers(
             .unwrap_or_default()
             .contains("otklik is running")
     });
+    let with_api = |args: &[&str], password: &str| {
+        user_with_env(&config, args, password, &[("OTKLIK__API__LISTEN", &listen)])
+    };
 
-    let out = user(
-        &config,
-        &["add", "x1", "--role", "head", "--password-stdin"],
-        "длинный-пароль-1",
+    let good = "длинный-пароль-1";
+    let out = with_api(
+        &[
+            "add",
+            "x1",
+            "--role",
+            "official",
+            "--owner",
+            "zhkh",
+            "--password-stdin",
+        ],
+        good,
     );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Управление ЖКХ"), "{}", stdout(&out));
+    // Refusals come back from the daemon with what is wrong.
+    let out = with_api(&["add", "x1", "--role", "head", "--password-stdin"], good);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("stop the daemon"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("exists already"), "{}", stderr(&out));
+    let out = with_api(&["passwd", "nobody", "--password-stdin"], good);
+    assert!(
+        stderr(&out).contains("no user `nobody`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The new account signs in to the running daemon at once (the login form's CSRF cookie
+    // and field first).
+    let (status, page) = http(
+        &listen,
+        &format!("GET /login HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(status.contains("200"), "{status}");
+    let csrf = common::desk::csrf_field(&page).expect("the login form has a csrf field");
+    let form = format!(
+        "login=x1&password=%D0%B4%D0%BB%D0%B8%D0%BD%D0%BD%D1%8B%D0%B9-%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C-1&csrf={csrf}"
+    );
+    let (status, _) = http(
+        &listen,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: {listen}\r\nCookie: {}={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            otklik::web::auth::LOGIN_CSRF_COOKIE,
+            form.len()
+        ),
+    );
+    assert!(status.contains("303"), "{status}");
+
+    let out = with_api(&["token", "x1", "--note", "скрипт"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).lines().last().unwrap().trim().to_string();
+    let incidents = |token: &str| {
+        http(
+            &listen,
+            &format!(
+                "GET /api/v1/incidents HTTP/1.1\r\nHost: {listen}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .0
+    };
+    assert!(incidents(&token).contains("200"), "{}", incidents(&token));
+    // A user's token is no key to the accounts: they are for the daemon's own command line.
+    let (status, body) = http(
+        &listen,
+        &format!(
+            "GET /api/v1/users HTTP/1.1\r\nHost: {listen}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(status.contains("403"), "{status} {body}");
+    assert!(body.contains("control token"), "{body}");
+
+    let out = with_api(&["disable", "x1"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        incidents(&token).contains("401"),
+        "a disabled account's token stops working"
+    );
+    let list = stdout(&with_api(&["list"], ""));
+    assert!(list.contains("x1") && list.contains("отключён"), "{list}");
 
     let out = otklik()
         .args(["sources", "--json", "--config"])

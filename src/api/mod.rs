@@ -11,6 +11,7 @@ mod ingest;
 pub mod openapi;
 mod outbox;
 mod search;
+pub mod users;
 
 use crate::model::Platform;
 use crate::pipeline::IngestJob;
@@ -161,6 +162,10 @@ fn router(state: AppState, limit: usize) -> Router {
         )
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
+        .route("/api/v1/users", get(users::list).post(users::add))
+        .route("/api/v1/users/password", post(users::password))
+        .route("/api/v1/users/disable", post(users::disable))
+        .route("/api/v1/users/tokens", post(users::token))
         .merge(crate::web::routes())
         .fallback(crate::web::not_found)
         .method_not_allowed_fallback(crate::web::method_not_allowed)

@@ -16,12 +16,14 @@ pub(crate) struct OutboxQuery {
     show: Show,
 }
 
-/// Who presented the control token (the CLI on the daemon's machine); anyone else is refused.
-struct Caller {
-    actor: String,
+/// Who presented the control token (the CLI on the daemon's machine).
+pub(super) struct Caller {
+    pub actor: String,
 }
 
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// The control token of `daemon.json` or a refusal: the outbox and the accounts are for the
+/// daemon's own command line.
+pub(super) fn control_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let hash = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -35,7 +37,7 @@ fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     });
     if !control {
         return Err(ApiError::forbidden(
-            "the outbox is for the daemon's own command line (the control token of daemon.json)",
+            "this is for the daemon's own command line (the control token of daemon.json)",
         ));
     }
     let actor = headers
@@ -58,7 +60,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
     Query(q): Query<OutboxQuery>,
 ) -> Result<Json<OutboxReport>, ApiError> {
-    caller(&state, &headers)?;
+    control_caller(&state, &headers)?;
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || admin::report(&store, q.show))
         .await
@@ -72,7 +74,7 @@ pub(crate) async fn retry(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Json<Delivery>, ApiError> {
-    let caller = caller(&state, &headers)?;
+    let caller = control_caller(&state, &headers)?;
     let store = state.store.clone();
     let result = tokio::task::spawn_blocking(move || admin::retry(&store, id))
         .await
