@@ -701,3 +701,60 @@ fn moderation_runs_the_routing_clock_and_routing_starts_the_first_response_from_
         "counted from detection, not routing"
     );
 }
+
+#[test]
+fn a_reports_period_lists_what_the_reports_count_closed_ones_too() {
+    use otklik::incidents::view::{ListFilter, ListPage, list};
+    let mut h = Harness::new();
+    h.ingest(vec![
+        post("-1_1", tuesday_10(), "Анна", WATER),
+        post("-1_2", tuesday_10() + Duration::minutes(5), "Пётр", LIGHTS),
+    ]);
+    let solved = Action::Close {
+        resolution: Resolution::Solved,
+    };
+    h.act(1, solved).unwrap();
+    let rejected = Action::Close {
+        resolution: Resolution::NotIncident,
+    };
+    h.act(2, rejected).unwrap();
+    let now = tuesday_10() + Duration::hours(2);
+    let ids = |filter: ListFilter| {
+        let from_store = list(&h.store, None, &filter, now).unwrap();
+        let with_memory = list(&h.store, Some(&h.p.open), &filter, now).unwrap();
+        let ids = |p: &ListPage| p.incidents.iter().map(|i| i.id).collect::<Vec<_>>();
+        assert_eq!(ids(&from_store), ids(&with_memory), "{filter:?}");
+        ids(&from_store)
+    };
+    // The queue itself: open incidents only.
+    assert!(ids(ListFilter::default()).is_empty());
+    // A report's link: opened in the period, closed or not, but not those rejected.
+    let morning = ListFilter {
+        from: Some(msk("2026-11-24 09:00")),
+        to: Some(msk("2026-11-24 11:00")),
+        ..ListFilter::default()
+    };
+    assert_eq!(ids(morning.clone()), [1]);
+    let later = ListFilter {
+        from: Some(msk("2026-11-24 10:01")),
+        ..morning.clone()
+    };
+    assert!(ids(later).is_empty());
+    let before = ListFilter {
+        from: None,
+        to: Some(msk("2026-11-24 10:00")),
+        ..ListFilter::default()
+    };
+    assert!(ids(before).is_empty(), "`to` is exclusive");
+    let resonant = ListFilter {
+        resonant: true,
+        ..morning.clone()
+    };
+    assert!(ids(resonant).is_empty());
+    // A status still narrows the period.
+    let closed = ListFilter {
+        status: vec!["closed".into()],
+        ..morning
+    };
+    assert_eq!(ids(closed), [1, 2]);
+}

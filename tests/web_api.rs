@@ -702,8 +702,37 @@ async fn the_queue_pages_under_every_role() {
     let (_, html) = fetch(official.cookie.clone(), "/incidents?owner=shopsha".into()).await;
     assert!(!html.contains(&format!("href=\"/incidents/{}\"", other.id)));
 
-    // The head reads but cannot act.
+    // A report's link: the period and the resonance flag are said and kept in the form; a
+    // bound that is no instant is refused with its name.
     let head = desk.sign_in("head1", PASSWORD).await.unwrap();
+    let (status, html) = fetch(
+        head.cookie.clone(),
+        "/incidents?from=2020-01-01T00%3A00%3A00Z&to=2100-01-01T00%3A00%3A00Z".into(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Отбор из отчёта: открытые с"), "{html}");
+    assert!(
+        html.contains("name=\"from\" value=\"2020-01-01T00:00:00Z\""),
+        "{html}"
+    );
+    for i in &incidents {
+        assert!(html.contains(&format!("href=\"/incidents/{}\"", i.id)));
+    }
+    let (_, html) = fetch(
+        head.cookie.clone(),
+        "/incidents?from=2020-01-01T00%3A00%3A00Z&resonant=true".into(),
+    )
+    .await;
+    assert!(html.contains("только резонансные"), "{html}");
+    for i in incidents.iter().filter(|i| !i.resonant) {
+        assert!(!html.contains(&format!("href=\"/incidents/{}\"", i.id)));
+    }
+    let (status, html) = fetch(head.cookie.clone(), "/incidents?from=вчера".into()).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Неверный отбор: from"), "{html}");
+
+    // The head reads but cannot act.
     let (status, html) = fetch(head.cookie.clone(), format!("/incidents/{}", own.id)).await;
     assert_eq!(status, 200);
     assert!(!html.contains("Анна Петрова"), "no authors for the head");

@@ -19,6 +19,7 @@ use axum::extract::FromRequestParts;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// Who is calling and what they may see.
@@ -111,6 +112,9 @@ pub(crate) struct ListQuery {
     group: Option<String>,
     overdue: bool,
     urgent: bool,
+    resonant: bool,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
     sort: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
@@ -134,6 +138,9 @@ impl ListQuery {
             group: self.group,
             overdue: self.overdue,
             urgent: self.urgent,
+            resonant: self.resonant,
+            from: self.from,
+            to: self.to,
             sort: self.sort,
             limit: Some(self.limit.unwrap_or(100).min(1000)),
             offset: self.offset,

@@ -163,6 +163,9 @@ pub fn openapi() -> Value {
                     query_param("group", "Topic group id.", json!({"type": "string"})),
                     query_param("overdue", "Only incidents past their deadline.", json!({"type": "boolean"})),
                     query_param("urgent", "Only urgent or resonant ones.", json!({"type": "boolean"})),
+                    query_param("resonant", "Only resonant ones.", json!({"type": "boolean"})),
+                    query_param("from", "Only incidents opened at or after this instant (RFC 3339). With `from` or `to`, closed incidents are listed too, except those closed as not an incident or as a duplicate: what the reports count.", json!({"type": "string", "format": "date-time"})),
+                    query_param("to", "Only incidents opened before this instant (RFC 3339).", json!({"type": "string", "format": "date-time"})),
                     query_param("sort", "deadline (default), newest, oldest.", json!({"type": "string"})),
                     query_param("limit", "At most 1000, default 100.", json!({"type": "integer"})),
                     query_param("offset", "Incidents to skip.", json!({"type": "integer"}))

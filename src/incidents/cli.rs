@@ -302,6 +302,7 @@ pub fn run(target: &Target, command: Command) -> anyhow::Result<std::process::Ex
                 sort: Some(sort),
                 limit: Some(limit),
                 offset: None,
+                ..ListFilter::default()
             };
             filter.validate().map_err(anyhow::Error::msg)?;
             let page: ListPage = match &access {

@@ -131,7 +131,15 @@ pub fn queue_page(
 ) -> String {
     let mut out = String::new();
     let status = filter.status.first().map(String::as_str).unwrap_or("");
-    let mut status_options = String::from("<option value=\"\">все открытые</option>");
+    let period = filter.from.is_some() || filter.to.is_some();
+    let mut status_options = format!(
+        "<option value=\"\">{}</option>",
+        if period {
+            "все, кроме снятых и дубликатов"
+        } else {
+            "все открытые"
+        }
+    );
     for s in IncidentStatus::ALL {
         status_options.push_str(&format!(
             "<option value=\"{}\"{}>{}</option>",
@@ -173,8 +181,45 @@ pub fn queue_page(
             if sort == value { " selected" } else { "" }
         )
     };
+    // A report's link narrows the list to a period (and to resonant incidents): said above the
+    // form and kept through it, until reset.
+    let mut kept = String::new();
+    if period || filter.resonant {
+        let mut what = Vec::new();
+        if period {
+            let at = |t: Option<DateTime<Utc>>| {
+                t.map(|t| crate::incidents::clock::format_local(t, names.calendar))
+            };
+            what.push(match (at(filter.from), at(filter.to)) {
+                (Some(f), Some(t)) => format!("открытые с {f} до {t}, включая закрытые"),
+                (Some(f), None) => format!("открытые с {f}, включая закрытые"),
+                (None, Some(t)) => format!("открытые до {t}, включая закрытые"),
+                (None, None) => unreachable!("a period has a bound"),
+            });
+        }
+        if filter.resonant {
+            what.push("только резонансные".into());
+        }
+        out.push_str(&format!(
+            "<p class=\"meta\">Отбор из отчёта: {}. <a href=\"/incidents\">Сбросить</a></p>",
+            esc(&what.join("; "))
+        ));
+        let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for (name, value) in [
+            ("from", filter.from.map(rfc)),
+            ("to", filter.to.map(rfc)),
+            ("resonant", filter.resonant.then(|| "true".to_string())),
+        ] {
+            if let Some(value) = value {
+                kept.push_str(&format!(
+                    "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                    esc(&value)
+                ));
+            }
+        }
+    }
     out.push_str(&format!(
-        "<form class=\"queue-form\" method=\"get\" action=\"/incidents\">\
+        "<form class=\"queue-form\" method=\"get\" action=\"/incidents\">{kept}\
          <div><label for=\"f-status\">Статус</label><select id=\"f-status\" name=\"status\">{status_options}</select></div>\
          <div><label for=\"f-owner\">Исполнитель</label><select id=\"f-owner\" name=\"owner\"><option value=\"\">все</option>{}</select></div>\
          <div><label for=\"f-territory\">Территория</label><select id=\"f-territory\" name=\"territory\">{territory_options}</select></div>\

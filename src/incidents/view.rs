@@ -26,6 +26,14 @@ pub struct ListFilter {
     pub overdue: bool,
     /// Only urgent or resonant ones.
     pub urgent: bool,
+    /// Only resonant ones.
+    pub resonant: bool,
+    /// Only incidents opened in `[from, to)`. With either bound, closed incidents are listed
+    /// too (unless `status` says otherwise), except those closed as not an incident or as a
+    /// duplicate: the incidents the reports count, so that a report's figure and the list
+    /// behind its link agree.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
     /// `deadline` (soonest first, the default), `newest`, `oldest`.
     pub sort: Option<String>,
     pub limit: Option<usize>,
@@ -53,13 +61,24 @@ impl ListFilter {
         Ok(())
     }
 
+    /// Whether a period is asked for.
+    fn has_period(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
     fn matches(&self, i: &Incident, now: DateTime<Utc>) -> bool {
-        let status_ok = if self.status.is_empty() {
-            i.status.is_open()
-        } else {
+        let status_ok = if !self.status.is_empty() {
             self.status.iter().any(|s| s == i.status.id())
+        } else if self.has_period() {
+            crate::reports::counts(i)
+        } else {
+            i.status.is_open()
         };
+        let period_ok =
+            self.from.is_none_or(|from| i.opened >= from) && self.to.is_none_or(|to| i.opened < to);
         status_ok
+            && period_ok
+            && (!self.resonant || i.resonant)
             && self
                 .owner
                 .as_deref()
@@ -136,10 +155,14 @@ pub fn list(
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<ListPage, StoreError> {
-    let only_open = filter
-        .status
-        .iter()
-        .all(|s| IncidentStatus::from_id(s).is_some_and(IncidentStatus::is_open));
+    let only_open = if filter.status.is_empty() {
+        !filter.has_period()
+    } else {
+        filter
+            .status
+            .iter()
+            .all(|s| IncidentStatus::from_id(s).is_some_and(IncidentStatus::is_open))
+    };
     let mut found = Vec::new();
     match open {
         Some(open) if only_open => found = open.matching(filter, now),

@@ -172,10 +172,14 @@ impl ReportSettings {
 
     /// The link to the list of incidents behind a figure.
     pub fn list_url(&self, filter: &ListFilter<'_>) -> String {
-        let mut query = vec![
-            ("from", url_time(filter.period.from)),
-            ("to", url_time(filter.period.to)),
-        ];
+        // An open end (the overdue list: everything up to now) is left out of the link.
+        let mut query = Vec::new();
+        if filter.period.from != DateTime::<Utc>::MIN_UTC {
+            query.push(("from", url_time(filter.period.from)));
+        }
+        if filter.period.to != DateTime::<Utc>::MAX_UTC {
+            query.push(("to", url_time(filter.period.to)));
+        }
         if let Some(g) = filter.group {
             query.push(("group", g.to_string()));
         }

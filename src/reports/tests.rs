@@ -429,3 +429,35 @@ fn the_store_filter_changes_no_figure() {
         assert_eq!(a.unwrap(), b.unwrap(), "{kind:?}");
     }
 }
+
+#[test]
+fn a_list_link_names_the_bounds_of_its_period_and_leaves_out_an_open_end() {
+    let settings = ReportSettings::default();
+    use chrono::TimeZone;
+    let from = Utc.with_ymd_and_hms(2026, 11, 15, 21, 0, 0).unwrap();
+    let to = Utc.with_ymd_and_hms(2026, 11, 22, 21, 0, 0).unwrap();
+    let week = settings.list_url(&ListFilter {
+        period: Period { from, to },
+        resonant: true,
+        ..ListFilter::default()
+    });
+    assert!(
+        week.ends_with(
+            "/incidents?from=2026-11-15T21%3A00%3A00Z&to=2026-11-22T21%3A00%3A00Z&resonant=true"
+        ),
+        "{week}"
+    );
+    let overdue = settings.list_url(&ListFilter {
+        period: Period {
+            from: DateTime::<Utc>::MIN_UTC,
+            to,
+        },
+        owner: Some("zhkh"),
+        overdue: true,
+        ..ListFilter::default()
+    });
+    assert!(
+        overdue.ends_with("/incidents?to=2026-11-22T21%3A00%3A00Z&owner=zhkh&overdue=true"),
+        "{overdue}"
+    );
+}

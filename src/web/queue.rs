@@ -31,15 +31,30 @@ fn with_css(body: String) -> String {
     format!("<style>{}</style>{body}", html::CSS)
 }
 
-/// The filter from the form's fields; empty fields mean "any".
-fn filter_of(q: &HashMap<String, String>) -> ListFilter {
+/// The filter from the form's fields; empty fields mean "any". A bound of the period that is
+/// no RFC 3339 instant is an error that names it.
+fn filter_of(q: &HashMap<String, String>) -> Result<ListFilter, String> {
     let get = |k: &str| {
         q.get(k)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
     let flag = |k: &str| matches!(get(k).as_deref(), Some("true" | "1" | "on"));
-    ListFilter {
+    let instant = |k: &str| {
+        get(k)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(&v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| {
+                        format!("{k} `{v}`: {e} (expected an instant such as 2026-11-16T21:00:00Z)")
+                    })
+            })
+            .transpose()
+    };
+    Ok(ListFilter {
+        resonant: flag("resonant"),
+        from: instant("from")?,
+        to: instant("to")?,
         status: get("status")
             .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
             .unwrap_or_default(),
@@ -56,7 +71,7 @@ fn filter_of(q: &HashMap<String, String>) -> ListFilter {
                 .min(1000),
         ),
         offset: get("offset").and_then(|o| o.parse().ok()),
-    }
+    })
 }
 
 pub(super) async fn queue(
@@ -64,7 +79,10 @@ pub(super) async fn queue(
     viewer: Viewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut filter = filter_of(&q);
+    let mut filter = match filter_of(&q) {
+        Ok(filter) => filter,
+        Err(problem) => return bad_filter(&viewer, &problem),
+    };
     // An official's queue is their own department's or territory's, whatever was asked.
     if viewer.user.role == Role::Official {
         filter.owner = viewer.user.owner.as_ref().map(|o| o.id().to_string());
@@ -73,12 +91,7 @@ pub(super) async fn queue(
         }
     }
     if let Err(problem) = filter.validate() {
-        let body = notice("error", &format!("Неверный отбор: {problem}"));
-        return (
-            StatusCode::BAD_REQUEST,
-            page(&viewer, "Очередь инцидентов", "/incidents", &body),
-        )
-            .into_response();
+        return bad_filter(&viewer, &problem);
     }
     let store = state.store.clone();
     let open = state.open.clone();
@@ -93,6 +106,16 @@ pub(super) async fn queue(
     };
     let body = html::queue_page(&page_data, &filter, &names(&state), now);
     page(&viewer, "Очередь инцидентов", "/incidents", &with_css(body)).into_response()
+}
+
+/// The queue page refusing a filter, with what is wrong.
+fn bad_filter(viewer: &Viewer, problem: &str) -> Response {
+    let body = notice("error", &format!("Неверный отбор: {problem}"));
+    (
+        StatusCode::BAD_REQUEST,
+        page(viewer, "Очередь инцидентов", "/incidents", &body),
+    )
+        .into_response()
 }
 
 fn parse_id(id: &str) -> Result<IncidentId, PageError> {
