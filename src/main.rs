@@ -313,10 +313,10 @@ struct SearchArgs {
     #[command(flatten)]
     data: DataDirArg,
     /// Published at or after: `2026-11-20` (Moscow midnight) or RFC 3339.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = otklik::time::parse_moment)]
     since: Option<chrono::DateTime<chrono::Utc>>,
     /// Published before: `2026-11-27` or RFC 3339.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = otklik::time::parse_moment)]
     until: Option<chrono::DateTime<chrono::Utc>>,
     /// A platform (vk, ok, telegram, rss, ingest) or a configured source name.
     #[arg(long)]
@@ -337,21 +337,6 @@ struct SearchArgs {
     /// One JSON object per hit.
     #[arg(long)]
     json: bool,
-}
-
-fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("expected a date like 2026-11-20 or an RFC 3339 time, found `{s}`"))?;
-    let local = date.and_hms_opt(0, 0, 0).expect("midnight exists");
-    use chrono::TimeZone;
-    chrono_tz::Europe::Moscow
-        .from_local_datetime(&local)
-        .single()
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .ok_or_else(|| format!("`{s}` is not a valid local date"))
 }
 
 /// `println!` that returns an error instead of panicking when stdout is gone (a closed pipe

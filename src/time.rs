@@ -125,6 +125,23 @@ impl Clock {
     }
 }
 
+/// A moment given on the command line: a date (`2026-11-20`, midnight in Moscow) or an RFC 3339
+/// instant.
+pub fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date like 2026-11-20 or an RFC 3339 time, found `{s}`"))?;
+    let local = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    use chrono::TimeZone;
+    chrono_tz::Europe::Moscow
+        .from_local_datetime(&local)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("`{s}` is not a valid local date"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,22 @@ fn the_queue_works_from_the_command_line_with_the_daemon_stopped() {
     assert!(text.contains("№1"), "{text}");
     assert!(text.contains("направлено исполнителю"), "{text}");
     assert!(text.contains("Показано 2 из 2."), "{text}");
+    // A period, as a report's figure counts: both were opened half an hour ago.
+    let period = |args: &[&str]| {
+        let mut all = vec!["list"];
+        all.extend_from_slice(args);
+        stdout(&incidents(&config, &all))
+    };
+    assert!(period(&["--from", "2020-01-01", "--to", "2100-01-01"]).contains("Показано 2 из 2."));
+    assert!(period(&["--to", "2020-01-01"]).contains("из 0"));
+    assert!(period(&["--from", "2020-01-01", "--resonant"]).contains("из 0"));
+    let out = incidents(&config, &["list", "--from", "вчера"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("expected a date like 2026-11-20"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = incidents(
         &config,
@@ -163,6 +179,24 @@ fn the_queue_works_from_the_command_line_while_the_daemon_runs() {
         "{}",
         stdout(&out)
     );
+    // The period goes to the daemon with the rest of the filter.
+    let out = incidents(
+        &config,
+        &[
+            "list",
+            "--owner",
+            "shopsha",
+            "--from",
+            "2020-01-01T00:00:00+03:00",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("Показано 1 из 1."),
+        "{}",
+        stderr(&out)
+    );
+    let out = incidents(&config, &["list", "--to", "2020-01-01"]);
+    assert!(stdout(&out).contains("из 0"), "{}", stdout(&out));
 
     let out = incidents(
         &config,

@@ -48,6 +48,17 @@ pub enum Command {
         /// Only urgent or resonant.
         #[arg(long)]
         urgent: bool,
+        /// Only resonant.
+        #[arg(long)]
+        resonant: bool,
+        /// Only opened at or after: `2026-11-16` (Moscow midnight) or RFC 3339. With --from or
+        /// --to, closed incidents are listed too, except the rejected and duplicates (what the
+        /// reports count).
+        #[arg(long, value_parser = crate::time::parse_moment)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only opened before: `2026-11-23` or RFC 3339.
+        #[arg(long, value_parser = crate::time::parse_moment)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
         /// deadline, newest or oldest.
         #[arg(long, default_value = "deadline")]
         sort: String,
@@ -281,6 +292,9 @@ pub fn run(target: &Target, command: Command) -> anyhow::Result<std::process::Ex
             group,
             overdue,
             urgent,
+            resonant,
+            from,
+            to,
             sort,
             limit,
             json,
@@ -299,10 +313,12 @@ pub fn run(target: &Target, command: Command) -> anyhow::Result<std::process::Ex
                 group,
                 overdue,
                 urgent,
+                resonant,
+                from,
+                to,
                 sort: Some(sort),
                 limit: Some(limit),
                 offset: None,
-                ..ListFilter::default()
             };
             filter.validate().map_err(anyhow::Error::msg)?;
             let page: ListPage = match &access {
@@ -398,6 +414,17 @@ fn list_path(f: &ListFilter) -> String {
     }
     if f.urgent {
         q.push("urgent=true".into());
+    }
+    if f.resonant {
+        q.push("resonant=true".into());
+    }
+    for (k, t) in [("from", f.from), ("to", f.to)] {
+        if let Some(t) = t {
+            q.push(format!(
+                "{k}={}",
+                enc(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            ));
+        }
     }
     if let Some(l) = f.limit {
         q.push(format!("limit={l}"));
