@@ -988,14 +988,9 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
 }
 
 fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<ExitCode> {
-    use otklik::api::users::{NewUserRequest, UserSummary};
+    use otklik::api::users::NewUserRequest;
     let loaded = config::load(config)?;
     let accounts = Accounts::open(&loaded)?;
-    let owner_name = |o: &Option<otklik::org::Owner>| {
-        o.as_ref()
-            .map(|o| loaded.org.owner_name(o))
-            .unwrap_or_default()
-    };
     match action {
         UserAction::Add {
             login,
@@ -1018,7 +1013,7 @@ fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<
                 user.role.label_ru(),
                 user.owner
                     .as_ref()
-                    .map(|_| format!(" ({})", owner_name(&user.owner)))
+                    .map(|o| format!(" ({})", loaded.org.owner_name(o)))
                     .unwrap_or_default()
             );
         }
@@ -1037,27 +1032,19 @@ fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<
         UserAction::List => {
             out!("{:<20} {:<14} {:<10} Имя", "Логин", "Роль", "Состояние");
             for u in accounts.list()? {
-                let UserSummary {
-                    login,
-                    name,
-                    role,
-                    owner,
-                    disabled,
-                    ..
-                } = &u;
                 out!(
                     "{:<20} {:<14} {:<10} {}{}",
-                    login,
-                    role.label_ru(),
-                    if *disabled {
+                    u.login,
+                    u.role.label_ru(),
+                    if u.disabled {
                         "отключён"
                     } else {
                         "активен"
                     },
-                    name,
-                    owner
+                    u.name,
+                    u.owner
                         .as_ref()
-                        .map(|_| format!(" — {}", owner_name(owner)))
+                        .map(|o| format!(" — {}", loaded.org.owner_name(o)))
                         .unwrap_or_default()
                 );
             }
@@ -1074,17 +1061,15 @@ fn user_command(config: &std::path::Path, action: UserAction) -> anyhow::Result<
 
 /// Where `otklik user` finds the accounts: in the store, or, while the daemon holds the store,
 /// through the daemon's API with the control token of `daemon.json`.
-enum Accounts {
-    Store(otklik::store::Store, std::sync::Arc<otklik::org::Org>),
+enum Accounts<'a> {
+    Store(otklik::store::Store, &'a otklik::org::Org),
     Daemon(otklik::control::Client, tokio::runtime::Runtime),
 }
 
-impl Accounts {
-    fn open(loaded: &otklik::config::Loaded) -> anyhow::Result<Accounts> {
+impl Accounts<'_> {
+    fn open(loaded: &otklik::config::Loaded) -> anyhow::Result<Accounts<'_>> {
         Ok(match otklik::control::open(&loaded.data_dir)? {
-            otklik::control::Access::Direct(store) => {
-                Accounts::Store(store, std::sync::Arc::new(loaded.org.clone()))
-            }
+            otklik::control::Access::Direct(store) => Accounts::Store(store, &loaded.org),
             otklik::control::Access::Daemon(client) => Accounts::Daemon(client, runtime()?),
         })
     }

@@ -125,6 +125,11 @@ impl Clock {
     }
 }
 
+/// An instant as links and query strings carry it: `2026-11-15T21:00:00Z`.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A moment given on the command line: a date (`2026-11-20`, midnight in Moscow) or an RFC 3339
 /// instant.
 pub fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -19,7 +19,7 @@ use crate::sources::HealthState;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -142,6 +142,42 @@ pub(crate) async fn serve(
     });
     tracing::info!(%addr, "api listening");
     Ok(Some(Server { addr, task }))
+}
+
+/// Who presented the control token (the CLI on the daemon's machine).
+pub(crate) struct Caller {
+    pub actor: String,
+}
+
+/// The control token of `daemon.json` or a refusal: the outbox and the accounts are for the
+/// daemon's own command line.
+pub(crate) fn control_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let hash = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| token_hash(t.trim()))
+        .ok_or_else(|| {
+            ApiError::unauthorized("expected Authorization: Bearer <control token of daemon.json>")
+        })?;
+    let control = state
+        .control_token_sha
+        .as_deref()
+        .is_some_and(|expected| ingest::constant_time_eq(hash.as_bytes(), expected.as_bytes()));
+    if !control {
+        return Err(ApiError::forbidden(
+            "this is for the daemon's own command line (the control token of daemon.json)",
+        ));
+    }
+    let actor = headers
+        .get(crate::control::ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    Ok(Caller { actor })
 }
 
 /// Every route: the API, the pages, and JSON or Russian answers for unknown addresses.

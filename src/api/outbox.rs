@@ -3,7 +3,7 @@
 //! `GET /api/v1/outbox?show=open|dead|all` — counts and deliveries ([`OutboxReport`]).
 //! `POST /api/v1/outbox/{id}/retry` — put a dead letter back in the queue.
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, control_caller};
 use crate::alerts::admin::{self, OutboxReport, RetryError, Show};
 use crate::store::Delivery;
 use axum::Json;
@@ -14,41 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct OutboxQuery {
     show: Show,
-}
-
-/// Who presented the control token (the CLI on the daemon's machine).
-pub(super) struct Caller {
-    pub actor: String,
-}
-
-/// The control token of `daemon.json` or a refusal: the outbox and the accounts are for the
-/// daemon's own command line.
-pub(super) fn control_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let hash = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| super::token_hash(t.trim()))
-        .ok_or_else(|| {
-            ApiError::unauthorized("expected Authorization: Bearer <control token of daemon.json>")
-        })?;
-    let control = state.control_token_sha.as_deref().is_some_and(|expected| {
-        super::ingest::constant_time_eq(hash.as_bytes(), expected.as_bytes())
-    });
-    if !control {
-        return Err(ApiError::forbidden(
-            "this is for the daemon's own command line (the control token of daemon.json)",
-        ));
-    }
-    let actor = headers
-        .get(crate::control::ACTOR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect();
-    Ok(Caller { actor })
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

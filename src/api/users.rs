@@ -10,8 +10,7 @@
 //!
 //! The login travels in the body, not the path: logins may be `..` or Cyrillic.
 
-use super::outbox::{Caller, control_caller};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Caller, control_caller};
 use crate::org::Owner;
 use crate::store::{Role, User};
 use crate::web::accounts::{self, AccountError};
@@ -117,10 +116,12 @@ pub(crate) async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     control_caller(&state, &headers)?;
-    let users = state
-        .store
-        .users()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let store = state.store.clone();
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let users = tokio::task::spawn_blocking(move || store.users())
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?;
     Ok(Json(users.iter().map(UserSummary::from).collect()))
 }
 

@@ -152,12 +152,9 @@ pub async fn run(data_dir: PathBuf, speed: f64) -> anyhow::Result<()> {
     // file: the outbox delivers as it would for real, and nothing leaves this computer.
     let clock = loaded.clock;
     let mail = mail_sink::MailSink::start(data_dir.join("mail"), move |message| {
-        let now = clock
-            .now()
-            .with_timezone(&chrono_tz::Europe::Moscow)
-            .format("%H:%M:%S");
         println!(
-            "{now}  ✉ Письмо доставлено: {} — «{}» ({})",
+            "{}  ✉ Письмо доставлено: {} — «{}» ({})",
+            narrate::stamp(clock),
             message.recipients.join(", "),
             message.subject,
             message.file.display()

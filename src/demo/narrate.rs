@@ -16,6 +16,15 @@ pub struct Narrator {
     pub clock: crate::time::Clock,
 }
 
+/// The service's time of day, as each narrated line starts.
+pub fn stamp(clock: crate::time::Clock) -> String {
+    clock
+        .now()
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .format("%H:%M:%S")
+        .to_string()
+}
+
 impl Narrator {
     /// Print every activity until the channel closes.
     pub async fn run(self, mut activity: broadcast::Receiver<Activity>) {
@@ -38,11 +47,7 @@ impl Narrator {
 
     /// One activity as the lines a person reads.
     pub fn describe(&self, event: &Activity) -> String {
-        let now = self
-            .clock
-            .now()
-            .with_timezone(&chrono_tz::Europe::Moscow)
-            .format("%H:%M:%S");
+        let now = stamp(self.clock);
         match event {
             Activity::PostStored { post } => {
                 let kind = if post.understanding.incident {

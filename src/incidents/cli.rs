@@ -420,10 +420,7 @@ fn list_path(f: &ListFilter) -> String {
     }
     for (k, t) in [("from", f.from), ("to", f.to)] {
         if let Some(t) = t {
-            q.push(format!(
-                "{k}={}",
-                enc(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            ));
+            q.push(format!("{k}={}", enc(&crate::time::rfc3339(t))));
         }
     }
     if let Some(l) = f.limit {

@@ -131,7 +131,7 @@ pub fn queue_page(
 ) -> String {
     let mut out = String::new();
     let status = filter.status.first().map(String::as_str).unwrap_or("");
-    let period = filter.from.is_some() || filter.to.is_some();
+    let period = filter.has_period();
     let mut status_options = format!(
         "<option value=\"\">{}</option>",
         if period {
@@ -204,10 +204,9 @@ pub fn queue_page(
             "<p class=\"meta\">Отбор из отчёта: {}. <a href=\"/incidents\">Сбросить</a></p>",
             esc(&what.join("; "))
         ));
-        let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for (name, value) in [
-            ("from", filter.from.map(rfc)),
-            ("to", filter.to.map(rfc)),
+            ("from", filter.from.map(crate::time::rfc3339)),
+            ("to", filter.to.map(crate::time::rfc3339)),
             ("resonant", filter.resonant.then(|| "true".to_string())),
         ] {
             if let Some(value) = value {

@@ -62,7 +62,7 @@ impl ListFilter {
     }
 
     /// Whether a period is asked for.
-    fn has_period(&self) -> bool {
+    pub fn has_period(&self) -> bool {
         self.from.is_some() || self.to.is_some()
     }
 

@@ -175,10 +175,10 @@ impl ReportSettings {
         // An open end (the overdue list: everything up to now) is left out of the link.
         let mut query = Vec::new();
         if filter.period.from != DateTime::<Utc>::MIN_UTC {
-            query.push(("from", url_time(filter.period.from)));
+            query.push(("from", crate::time::rfc3339(filter.period.from)));
         }
         if filter.period.to != DateTime::<Utc>::MAX_UTC {
-            query.push(("to", url_time(filter.period.to)));
+            query.push(("to", crate::time::rfc3339(filter.period.to)));
         }
         if let Some(g) = filter.group {
             query.push(("group", g.to_string()));
@@ -201,11 +201,6 @@ impl ReportSettings {
             self.public_url.trim_end_matches('/')
         )
     }
-}
-
-/// An instant in a link: `2026-11-15T21:00:00Z`.
-fn url_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// What a list link selects.

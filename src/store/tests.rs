@@ -138,6 +138,16 @@ fn a_store_reopens_at_once_in_the_same_process_and_knows_its_own_lock() {
     }
 }
 
+/// The optional fields of a post, absent in the test's post.
+const OPTIONAL_POST_FIELDS: [&str; 6] = [
+    "url",
+    "author",
+    "author_url",
+    "title",
+    "parent",
+    "community_territory",
+];
+
 #[test]
 fn a_stored_post_leaves_out_what_is_absent_or_recomputed_and_older_records_still_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,14 +165,7 @@ fn a_stored_post_leaves_out_what_is_absent_or_recomputed_and_older_records_still
         .unwrap()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-    for absent in [
-        "url",
-        "author",
-        "author_url",
-        "title",
-        "parent",
-        "community_territory",
-    ] {
+    for absent in OPTIONAL_POST_FIELDS {
         assert!(
             json["post"].get(absent).is_none(),
             "post.{absent} in {json}"
@@ -188,14 +191,7 @@ fn a_stored_post_leaves_out_what_is_absent_or_recomputed_and_older_records_still
 
     // A record written before: explicit nulls and the reasons.
     let mut older = json.clone();
-    for field in [
-        "url",
-        "author",
-        "author_url",
-        "title",
-        "parent",
-        "community_territory",
-    ] {
+    for field in OPTIONAL_POST_FIELDS {
         older["post"][field] = serde_json::Value::Null;
     }
     older["understanding"]["group"] = "dorogi".into();
