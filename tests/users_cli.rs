@@ -307,6 +307,30 @@ fn while_the_daemon_runs_user_commands_go_through_it_and_sources_still_answers()
     );
     assert!(status.contains("403"), "{status} {body}");
     assert!(body.contains("control token"), "{body}");
+    // With the control token, a body that does not fit is a 400 in the API's error form.
+    let control: otklik::control::ControlFile = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("data").join(otklik::control::CONTROL_FILE))
+            .unwrap(),
+    )
+    .unwrap();
+    let json = r#"{"login":"x2","role":"mayor","password":"длинный-пароль-1"}"#;
+    let (status, body) = http(
+        &listen,
+        &format!(
+            "POST /api/v1/users HTTP/1.1\r\nHost: {listen}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            control.token,
+            json.len()
+        ),
+    );
+    assert!(status.contains("400"), "{status} {body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant `mayor`"),
+        "{body}"
+    );
 
     let out = with_api(&["disable", "x1"], "");
     assert!(out.status.success(), "{}", stderr(&out));

@@ -241,7 +241,7 @@ pub(crate) async fn act(
     body: Result<Json<ActionBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = parse_id(&id)?;
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let body = super::json_body(body)?;
     let store = state.store.clone();
     let incident = tokio::task::spawn_blocking(move || store.incident(id))
         .await

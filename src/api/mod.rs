@@ -144,6 +144,15 @@ pub(crate) async fn serve(
     Ok(Some(Server { addr, task }))
 }
 
+/// A JSON body, or a 400 in the API's own error form that says what is wrong with it (axum
+/// would answer a plain-text 422 or 400).
+pub(crate) fn json_body<T>(
+    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|axum::Json(value)| value)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
 /// Who presented the control token (the CLI on the daemon's machine).
 pub(crate) struct Caller {
     pub actor: String,

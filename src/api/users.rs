@@ -10,12 +10,13 @@
 //!
 //! The login travels in the body, not the path: logins may be `..` or Cyrillic.
 
-use super::{ApiError, AppState, Caller, control_caller};
+use super::{ApiError, AppState, Caller, control_caller, json_body};
 use crate::org::Owner;
 use crate::store::{Role, User};
 use crate::web::accounts::{self, AccountError};
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,9 +129,10 @@ pub(crate) async fn list(
 pub(crate) async fn add(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<NewUserRequest>,
+    request: Result<Json<NewUserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<UserSummary>), ApiError> {
     let caller = control_caller(&state, &headers)?;
+    let request = json_body(request)?;
     let (store, org) = (state.store.clone(), state.web.org.clone());
     let user = blocking(&caller, "added", request.login.clone(), move || {
         accounts::add_user(
@@ -152,9 +154,10 @@ pub(crate) async fn add(
 pub(crate) async fn password(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<PasswordRequest>,
+    request: Result<Json<PasswordRequest>, JsonRejection>,
 ) -> Result<Json<UserSummary>, ApiError> {
     let caller = control_caller(&state, &headers)?;
+    let request = json_body(request)?;
     let store = state.store.clone();
     blocking(&caller, "password set", request.login.clone(), move || {
         accounts::set_password(&store, &request.login, &request.password)?;
@@ -167,9 +170,10 @@ pub(crate) async fn password(
 pub(crate) async fn disable(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<LoginRequest>,
+    request: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<UserSummary>, ApiError> {
     let caller = control_caller(&state, &headers)?;
+    let request = json_body(request)?;
     let store = state.store.clone();
     blocking(&caller, "disabled", request.login.clone(), move || {
         accounts::disable(&store, &request.login)?;
@@ -182,9 +186,10 @@ pub(crate) async fn disable(
 pub(crate) async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<TokenRequest>,
+    request: Result<Json<TokenRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let caller = control_caller(&state, &headers)?;
+    let request = json_body(request)?;
     let store = state.store.clone();
     let token = blocking(&caller, "token issued", request.login.clone(), move || {
         accounts::issue_token(&store, &request.login, request.note.as_deref())
