@@ -7,7 +7,7 @@
 //! matches or opening a new one.
 
 use crate::model::{AuthorKind, Platform};
-use crate::understand::{Knowledge, PostView, ProblemRef, Understanding, same_problem, understand};
+use crate::understand::{Knowledge, PostView, ProblemRef, Understanding, same_problem};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -178,7 +178,10 @@ impl Clusterer {
 
 /// Understand every post of `posts` and cluster them in time order; predictions in input order.
 fn predict(posts: &[CorpusPost], k: &Knowledge) -> Vec<Prediction> {
-    let understood: Vec<Understanding> = posts.iter().map(|p| understand(&view(p), k)).collect();
+    let understood: Vec<Understanding> = posts
+        .iter()
+        .map(|p| crate::understand::explain(&view(p), k))
+        .collect();
     let mut order: Vec<usize> = (0..posts.len()).collect();
     order.sort_by_key(|&i| posts[i].published);
     let mut clusters = vec![None; posts.len()];
@@ -352,7 +355,10 @@ fn evaluate_posts(posts: &[CorpusPost], k: &Knowledge) -> EvalReport {
     // Per group: (true positives, false positives, false negatives) over true incidents.
     let mut groups: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let (mut urgent_total, mut urgent_hit) = (0usize, 0usize);
-    let understood: Vec<Understanding> = posts.iter().map(|p| understand(&view(p), k)).collect();
+    let understood: Vec<Understanding> = posts
+        .iter()
+        .map(|p| crate::understand::explain(&view(p), k))
+        .collect();
     for ((post, pred), u) in posts.iter().zip(&predictions).zip(&understood) {
         let Some(label) = &post.label else { continue };
         let p = &pred.label;
@@ -517,7 +523,7 @@ pub fn explain(text: &str, k: &Knowledge) -> String {
         author_kind: AuthorKind::Resident,
         published: Utc::now(),
     };
-    let u = understand(&post, k);
+    let u = crate::understand::explain(&post, k);
     let yes_no = |b: bool| if b { "да" } else { "нет" };
     let mut out = String::new();
     out.push_str(&format!(

@@ -141,6 +141,15 @@ const INCIDENT_THRESHOLD: f32 = 0.5;
 /// Without any topic a post needs this much wording evidence to count.
 const TOPICLESS_THRESHOLD: f32 = 2.5;
 
+/// `«a», «b»`: the evidence words of one reason.
+fn guillemets(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|e| format!("«{e}»"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn quote(n: &normalize::Normalized, first: u32, last: u32) -> String {
     (first..=last)
         .map(|i| n.word(i as usize))
@@ -148,8 +157,43 @@ fn quote(n: &normalize::Normalized, first: u32, last: u32) -> String {
         .join(" ")
 }
 
-/// Understand one post.
+/// The evidence behind a verdict, collected only when someone will read it: the daemon
+/// stores no reasons, and building them (quoting the words, formatting) was a tenth of the
+/// understanding's time.
+struct Notes {
+    wanted: bool,
+    reasons: Vec<String>,
+}
+
+impl Notes {
+    fn push(&mut self, reason: impl FnOnce() -> String) {
+        if self.wanted {
+            self.reasons.push(reason());
+        }
+    }
+
+    /// The words of a match, quoted for a reason; nothing when no reason is written.
+    fn quote(&self, n: &normalize::Normalized, first: u32, last: u32) -> String {
+        if self.wanted {
+            quote(n, first, last)
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// Understand one post: the verdict, without the reasons (see [`explain`]).
 pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
+    understand_with(post, knowledge, false)
+}
+
+/// Understand one post and say why, in [`Understanding::reasons`]: for `otklik eval`, the
+/// corpus tests and anyone asking «why is this mine?».
+pub fn explain(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
+    understand_with(post, knowledge, true)
+}
+
+fn understand_with(post: &PostView<'_>, knowledge: &Knowledge, explain: bool) -> Understanding {
     let n = normalize::normalize(post.text);
     let lang = language::detect(&n, post.text);
     let hits = knowledge.matcher.phrases(&n);
@@ -164,7 +208,10 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         })
     };
     let terms = knowledge.matcher.terms(&hits, masked);
-    let mut reasons = Vec::new();
+    let mut notes = Notes {
+        wanted: explain,
+        reasons: Vec::new(),
+    };
 
     // Topic: the best-scoring topic, its group winning ties by the group's other evidence.
     // Per topic: the strongest term plus half of the others (synonyms confirm, not multiply).
@@ -200,7 +247,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             }
             matcher::Owner::Place(_) => continue,
         };
-        let words = quote(&n, h.first, h.last);
+        let words = notes.quote(&n, h.first, h.last);
         if matches!(term.owner, matcher::Owner::Topic(_)) && !term.neutral {
             problem_weight += term.weight;
         }
@@ -258,8 +305,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
             w.max(cue.weight * 2.0)
         };
         score += w;
-        let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
-        reasons.push(format!("{}: {}", cue.reason, ev.join(", ")));
+        notes.push(|| format!("{}: {}", cue.reason, guillemets(ev)));
         follow_up |= cue.follow_up;
         if cue.urgent && urgent_cue.is_none() {
             urgent_cue = Some(cue.reason.clone());
@@ -274,25 +320,26 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     }
     if n.questions > 0 {
         score += 0.4;
-        reasons.push("вопрос в тексте".into());
+        notes.push(|| "вопрос в тексте".into());
     }
     if n.laughs > 0 {
         score -= 1.0;
-        reasons.push("шутливый тон (смеющиеся смайлы)".into());
+        notes.push(|| "шутливый тон (смеющиеся смайлы)".into());
     }
     if n.exclamations >= 2 || n.shouted >= 1 {
         score += 0.3;
-        reasons.push("эмоциональный тон (!!!, заглавные)".into());
+        notes.push(|| "эмоциональный тон (!!!, заглавные)".into());
     }
     match post.author_kind {
         AuthorKind::Official => {
             score -= 5.0;
-            reasons
-                .push("автор — официальный аккаунт: ответы и объявления власти не инцидент".into());
+            notes.push(|| {
+                "автор — официальный аккаунт: ответы и объявления власти не инцидент".into()
+            });
         }
         AuthorKind::Business => {
             score -= 3.0;
-            reasons.push("автор — организация (реклама услуг)".into());
+            notes.push(|| "автор — организация (реклама услуг)".into());
         }
         AuthorKind::Media | AuthorKind::Resident => {}
     }
@@ -310,42 +357,38 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
     let outside = located.territory.as_deref() == Some("outside");
     if outside {
         score = score.min(-2.0);
-        reasons.push("проблема за пределами округа".into());
+        notes.push(|| "проблема за пределами округа".into());
     }
-    reasons.push(located.reason);
+    notes.push(|| located.reason);
 
     let incident =
         !outside && score >= INCIDENT_THRESHOLD && (best.is_some() || score >= TOPICLESS_THRESHOLD);
     let (group, topic) = match best {
         Some((t, _, ev)) => {
             let (g, topic) = knowledge.topic(t);
-            let ev: Vec<String> = ev.iter().map(|e| format!("«{e}»")).collect();
-            reasons.push(format!(
-                "тема: {} / {}: {}",
-                g.name,
-                topic.name,
-                ev.join(", ")
-            ));
+            notes.push(|| format!("тема: {} / {}: {}", g.name, topic.name, guillemets(ev)));
             (Some(g.id.clone()), Some(topic.name.clone()))
         }
         None => {
-            reasons.push("тема не определена".into());
+            notes.push(|| "тема не определена".into());
             (None, None)
         }
     };
     let urgent = incident && urgent_cue.is_some();
-    reasons.insert(
-        0,
-        if incident {
-            if urgent {
-                "инцидент, СРОЧНО".to_string()
+    if notes.wanted {
+        notes.reasons.insert(
+            0,
+            if incident {
+                if urgent {
+                    "инцидент, СРОЧНО".to_string()
+                } else {
+                    "инцидент".to_string()
+                }
             } else {
-                "инцидент".to_string()
-            }
-        } else {
-            "не инцидент".to_string()
-        },
-    );
+                "не инцидент".to_string()
+            },
+        );
+    }
     Understanding {
         lang,
         incident,
@@ -356,7 +399,7 @@ pub fn understand(post: &PostView<'_>, knowledge: &Knowledge) -> Understanding {
         topic,
         territory: located.territory,
         place: located.place,
-        reasons,
+        reasons: notes.reasons,
         fingerprint: similar::fingerprint(&n),
         follow_up,
     }
@@ -524,7 +567,7 @@ mod tests {
             author_kind: AuthorKind::Resident,
             published: at(0),
         };
-        let u = understand(&post, &k);
+        let u = explain(&post, &k);
         assert!(u.incident && u.urgent && u.score > 0.5);
         assert_eq!(u.group.as_deref(), Some("zhkh"));
         assert_eq!(u.place.as_deref(), Some("Гаврилов-Ям, ул. Кирова"));
@@ -539,7 +582,7 @@ mod tests {
             author_kind: AuthorKind::Official,
             ..post
         };
-        let u = understand(&official, &k);
+        let u = explain(&official, &k);
         assert!(!u.incident && u.score < 0.5);
         assert!(u.reasons.iter().any(|r| r.contains("официальный")));
     }

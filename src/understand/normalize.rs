@@ -134,7 +134,11 @@ fn cyrillic_lookalike(c: char) -> Option<char> {
 
 struct Builder {
     out: Normalized,
-    word: String,
+    /// A word is open: its letters, lower-cased, are being written to `out` from
+    /// `word_start` (in `text`) and `word_narrow_start` (in `narrow`).
+    in_word: bool,
+    word_start: usize,
+    word_narrow_start: usize,
     word_cyr: bool,
     word_latin: bool,
     word_upper: u32,
@@ -148,13 +152,24 @@ struct Builder {
 
 impl Builder {
     fn push_char(&mut self, c: char) {
+        // Most of any text: a lower-case Russian letter.
+        if let 'а'..='я' = c {
+            if !self.in_word {
+                self.open_word(false);
+            }
+            self.word_letters += 1;
+            self.word_cyr = true;
+            self.out.cyrillic += 1;
+            self.put(c);
+            return;
+        }
         let fast = lower(c);
         let upper = match fast {
             Some(l) => l != c && c != 'ё',
             None => c.is_uppercase(),
         };
-        if self.word.is_empty() {
-            self.capital = upper;
+        if !self.in_word {
+            self.open_word(upper);
         }
         if !c.is_ascii_digit() && (fast.is_some() || c.is_alphabetic()) {
             self.word_letters += 1;
@@ -179,33 +194,45 @@ impl Builder {
             }
         }
         match fast {
-            Some(l) => self.word.push(l),
+            Some(l) => self.put(l),
             None => {
                 for l in c.to_lowercase() {
-                    self.word.push(if l == 'ё' { 'е' } else { l });
+                    self.put(if l == 'ё' { 'е' } else { l });
                 }
             }
         }
     }
 
+    fn open_word(&mut self, capital: bool) {
+        self.in_word = true;
+        self.word_start = self.out.text.len();
+        self.word_narrow_start = self.out.narrow.len();
+        self.capital = capital;
+    }
+
+    /// Write one lower-cased letter of the open word straight to the output.
+    #[inline]
+    fn put(&mut self, l: char) {
+        self.out.text.push(l);
+        self.out.narrow.push(narrow(l));
+    }
+
     fn end_word(&mut self) {
-        if self.word.is_empty() {
+        if !self.in_word {
             return;
         }
         if self.word_letters >= 5 && self.word_upper == self.word_letters {
             self.out.shouted += 1;
         }
-        let start = self.out.text.len();
-        let narrow_start = self.out.narrow.len();
-        let mixed = self.word_cyr && self.word_latin;
-        for c in self.word.chars() {
-            let c = if mixed {
-                cyrillic_lookalike(c).unwrap_or(c)
-            } else {
-                c
-            };
-            self.out.text.push(c);
-            self.out.narrow.push(narrow(c));
+        let start = self.word_start;
+        let narrow_start = self.word_narrow_start;
+        if self.word_cyr && self.word_latin {
+            // Rare: Latin look-alikes inside a Cyrillic word. Write the word again, mapped.
+            let word = self.out.text.split_off(start);
+            self.out.narrow.truncate(narrow_start);
+            for c in word.chars() {
+                self.put(cyrillic_lookalike(c).unwrap_or(c));
+            }
         }
         let end = self.out.text.len();
         self.out.text.push(' ');
@@ -220,7 +247,7 @@ impl Builder {
             mention: self.mention,
             quoted: self.quoted,
         });
-        self.word.clear();
+        self.in_word = false;
         self.word_cyr = false;
         self.word_latin = false;
         self.word_upper = 0;
@@ -233,8 +260,9 @@ impl Builder {
 /// index after it, or `None` when no link starts there.
 fn skip_link(chars: &[char], i: usize) -> Option<usize> {
     const STARTS: [&str; 5] = ["http://", "https://", "www.", "vk.com/", "t.me/"];
-    let at_word_start = i == 0 || !is_word_char(chars[i - 1]);
-    if !at_word_start || !matches!(chars[i], 'h' | 'H' | 'w' | 'W' | 'v' | 'V' | 't' | 'T') {
+    if !matches!(chars[i], 'h' | 'H' | 'w' | 'W' | 'v' | 'V' | 't' | 'T')
+        || (i > 0 && is_word_char(chars[i - 1]))
+    {
         return None;
     }
     for s in STARTS {
@@ -265,7 +293,9 @@ pub fn normalize(raw: &str) -> Normalized {
             tokens: Vec::with_capacity(raw.len() / 6 + 1),
             ..Normalized::default()
         },
-        word: String::new(),
+        in_word: false,
+        word_start: 0,
+        word_narrow_start: 0,
         word_cyr: false,
         word_latin: false,
         word_upper: 0,
