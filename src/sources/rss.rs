@@ -1064,9 +1064,7 @@ pub fn html_to_text(html: &str) -> String {
 fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split('\n') {
-        let mut words = line
-            .split(is_space)
-            .filter(|w| !w.is_empty());
+        let mut words = line.split(is_space).filter(|w| !w.is_empty());
         if let Some(first) = words.next() {
             if !out.is_empty() {
                 out.push('\n');
