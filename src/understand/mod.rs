@@ -121,8 +121,9 @@ pub struct Understanding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,
     /// Evidence, in Russian, for the coordinator ("why is this mine?"): `otklik eval` and the
-    /// corpus tests print it. Not stored with the post: it was a quarter of a stored post's
-    /// size and nothing read it back; [`understand`] gives it again from the text.
+    /// corpus tests print it. Filled by [`explain`] only; [`understand`], the daemon's call,
+    /// leaves it empty. Not stored with the post: it was a quarter of a stored post's size and
+    /// nothing read it back.
     #[serde(default, skip_serializing)]
     pub reasons: Vec<String>,
     /// Hashed content stems, for near-duplicate comparison. Not stored with the post: the
@@ -158,8 +159,8 @@ fn quote(n: &normalize::Normalized, first: u32, last: u32) -> String {
 }
 
 /// The evidence behind a verdict, collected only when someone will read it: the daemon
-/// stores no reasons, and building them (quoting the words, formatting) was a tenth of the
-/// understanding's time.
+/// stores no reasons, and building them (quoting the words, formatting) was 9 % of the
+/// understanding's instructions.
 struct Notes {
     wanted: bool,
     reasons: Vec<String>,
