@@ -139,6 +139,12 @@ fn the_queue_works_from_the_command_line_with_the_daemon_stopped() {
         "{text}"
     );
     assert!(text.contains("https://vk.com/wall-1_1"), "{text}");
+    // Each post says why it was taken for a complaint: the verdict, then the evidence.
+    let why = text
+        .lines()
+        .find_map(|l| l.strip_prefix("    почему: "))
+        .unwrap_or_else(|| panic!("no reasons: {text}"));
+    assert!(why.contains("инцидент") && why.contains("место"), "{why}");
 
     let out = incidents(&config, &["list", "--status", "in_work", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -615,7 +615,7 @@ fn merge_split_and_attach_move_posts_between_incidents() {
         .unwrap()
         .unwrap();
     assert_eq!(attached.incident, Some(3));
-    let detail = otklik::incidents::view::detail(&h.store, 3, false)
+    let detail = otklik::incidents::view::detail(&h.store, 3, false, None)
         .unwrap()
         .unwrap();
     let keys: Vec<&str> = detail.posts.iter().map(|p| p.key.as_str()).collect();

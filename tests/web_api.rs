@@ -754,6 +754,10 @@ async fn the_queue_pages_under_every_role() {
     let coordinator = desk.sign_in("coord1", PASSWORD).await.unwrap();
     let (status, html) = fetch(coordinator.cookie.clone(), format!("/incidents/{}", own.id)).await;
     assert_eq!(status, 200);
+    assert!(
+        html.contains("<summary>Почему отнесено (по действующим словарям)</summary><ul><li>"),
+        "{html}"
+    );
     let csrf = csrf_field(&html).unwrap();
     let r = client()
         .post(format!("{}/incidents/{}/actions", desk.base, own.id))
@@ -827,6 +831,15 @@ async fn the_queue_pages_under_every_role() {
     assert_eq!(
         detail["posts"][0]["author"], "Анна Петрова",
         "an official sees authors of their own"
+    );
+    let reasons: Vec<&str> = detail["posts"][0]["reasons"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r.as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        reasons.first().is_some_and(|r| r.contains("инцидент"))
+            && reasons.iter().any(|r| r.starts_with("место")),
+        "each post says why it was taken for a complaint: {detail}"
     );
     let detail: serde_json::Value = api(Role::Head, format!("/api/v1/incidents/{}", own.id))
         .await

@@ -202,9 +202,10 @@ pub(crate) async fn show(
         .ok_or_else(not_found)?;
     let personal = caller.personal(&incident);
     let store = state.store.clone();
+    let knowledge = state.knowledge.clone();
     let user = caller.user.clone();
     let detail = tokio::task::spawn_blocking(move || {
-        let detail = view::detail(&store, id, personal)?;
+        let detail = view::detail(&store, id, personal, Some(&knowledge))?;
         if personal && let (Some(user), Some(d)) = (&user, &detail) {
             let shown: Vec<String> = d
                 .posts

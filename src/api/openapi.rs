@@ -181,7 +181,7 @@ pub fn openapi() -> Value {
                 "security": [ { "bearer": [] }, { "session": [] } ],
                 "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
                 "responses": {
-                    "200": { "description": "`{\"incident\": …, \"events\": […], \"posts\": […]}`", "content": { "application/json": {} } },
+                    "200": { "description": "`{\"incident\": …, \"events\": […], \"posts\": […]}`; each post has `reasons`: why the understanding step takes it for a complaint, in Russian, worked out again with the dictionaries loaded now.", "content": { "application/json": {} } },
                     "401": error_response("No or unknown credentials."),
                     "404": error_response("No such incident, or not one the caller may read.")
                 }

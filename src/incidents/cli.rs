@@ -339,7 +339,7 @@ pub fn run(target: &Target, command: Command) -> anyhow::Result<std::process::Ex
         }
         Command::Show { id, json } => {
             let detail: Option<Detail> = match &access {
-                Access::Direct(store) => view::detail(store, id, true)?,
+                Access::Direct(store) => view::detail(store, id, true, Some(&loaded.knowledge))?,
                 Access::Daemon(client) => {
                     match rt.block_on(client.get(&format!("/api/v1/incidents/{id}"))) {
                         Ok(d) => Some(d),
@@ -576,6 +576,9 @@ fn print_detail(
             "    {}",
             crate::incidents::detect::excerpt(&p.text, 300)
         )?;
+        if !p.reasons.is_empty() {
+            writeln!(out, "    почему: {}", p.reasons.join("; "))?;
+        }
     }
     writeln!(out, "\nХронология:")?;
     for e in &d.events {

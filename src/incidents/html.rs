@@ -29,6 +29,7 @@ pub const CSS: &str = "\
 .facts dt{color:#5a6578}.facts dd{margin:0}\
 @media (max-width:760px){.facts{grid-template-columns:1fr}.facts dd{margin-bottom:.4rem}}\
 .posts article{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:.6rem .9rem;margin-bottom:.5rem;overflow-wrap:anywhere}\
+.posts .why{margin-top:.4rem;color:#4a5568;font-size:.9em}.posts .why ul{margin:.3rem 0 0;padding-left:1.2rem}\
 .timeline{list-style:none;padding:0;margin:0}.timeline li{padding:.35rem 0;border-bottom:1px solid #e3e7ee;overflow-wrap:anywhere}\
 .timeline time{color:#5a6578;font-size:.85rem;margin-right:.5rem}\
 .actions{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:.8rem}\
@@ -359,8 +360,20 @@ pub fn incident_page(
             });
             format!("<div class=\"author\">Автор: {}{profile}</div>", esc(a))
         });
+        let why = if p.reasons.is_empty() {
+            String::new()
+        } else {
+            let items: String = p
+                .reasons
+                .iter()
+                .map(|r| format!("<li>{}</li>", esc(r)))
+                .collect();
+            format!(
+                "<details class=\"why\"><summary>Почему отнесено (по действующим словарям)</summary><ul>{items}</ul></details>"
+            )
+        };
         out.push_str(&format!(
-            "<article><div class=\"meta\">{} · {} · {}{link}</div>{author}<div>{}</div></article>",
+            "<article><div class=\"meta\">{} · {} · {}{link}</div>{author}<div>{}</div>{why}</article>",
             esc(&names.time(p.published)),
             esc(&p.community),
             esc(&p.key),

@@ -206,10 +206,22 @@ pub struct PostSummary {
     pub text: String,
     pub author: Option<String>,
     pub author_url: Option<String>,
+    /// Why the understanding step takes this post for what it is («инцидент», the words that
+    /// named the topic and the place), in Russian: worked out again from the text with the
+    /// dictionaries loaded now, so after a dictionary change it may differ from the verdict
+    /// the post got on arrival.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// Read an incident with its timeline and posts; `personal` decides whether authors are shown.
-pub fn detail(store: &Store, id: IncidentId, personal: bool) -> Result<Option<Detail>, StoreError> {
+/// With `knowledge`, each post says why it was taken for a complaint ([`PostSummary::reasons`]).
+pub fn detail(
+    store: &Store,
+    id: IncidentId,
+    personal: bool,
+    knowledge: Option<&crate::understand::Knowledge>,
+) -> Result<Option<Detail>, StoreError> {
     let Some(incident) = store.incident(id)? else {
         return Ok(None);
     };
@@ -224,14 +236,20 @@ pub fn detail(store: &Store, id: IncidentId, personal: bool) -> Result<Option<De
             if stored.incident != Some(id) {
                 continue;
             }
+            let text = stored.post.full_text();
+            let reasons = knowledge.map_or_else(Vec::new, |k| {
+                let view = crate::understand::PostView::of(&stored.post, &text);
+                crate::understand::explain(&view, k).reasons
+            });
             posts.push(PostSummary {
                 key,
                 url: stored.post.url.clone(),
                 community: stored.post.community.clone(),
                 published: stored.post.published,
-                text: stored.post.full_text(),
+                text,
                 author: stored.post.author.clone().filter(|_| personal),
                 author_url: stored.post.author_url.clone().filter(|_| personal),
+                reasons,
             });
         }
     }

@@ -145,10 +145,11 @@ async fn incident_response(
     let personal = sees_personal_data(&viewer.user, Some(&incident));
     let acts = can_act(&viewer.user, &incident);
     let store = state.store.clone();
+    let knowledge = state.knowledge.clone();
     let user = viewer.user.clone();
     let ip = viewer.ip;
     let detail = tokio::task::spawn_blocking(move || {
-        let detail = view::detail(&store, id, personal)?;
+        let detail = view::detail(&store, id, personal, Some(&knowledge))?;
         if personal && let Some(d) = &detail {
             let shown: Vec<String> = d
                 .posts
