@@ -638,7 +638,7 @@ fn scan_xml(text: &str) -> Result<XmlScan, FeedError> {
                             _ => {}
                         }
                     }
-                } else if is_item(&local)
+                } else if is_item(local)
                     && let Some(item) = current.take()
                 {
                     scan.items.push(item);
