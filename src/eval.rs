@@ -176,12 +176,21 @@ impl Clusterer {
     }
 }
 
-/// Understand every post of `posts` and cluster them in time order; predictions in input order.
-fn predict(posts: &[CorpusPost], k: &Knowledge) -> Vec<Prediction> {
-    let understood: Vec<Understanding> = posts
+/// Understand every post of `posts`, with reasons, in input order.
+fn understand_posts(posts: &[CorpusPost], k: &Knowledge) -> Vec<Understanding> {
+    posts
         .iter()
         .map(|p| crate::understand::explain(&view(p), k))
-        .collect();
+        .collect()
+}
+
+/// Understand every post of `posts` and cluster them in time order; predictions in input order.
+fn predict(posts: &[CorpusPost], k: &Knowledge) -> Vec<Prediction> {
+    predict_from(posts, understand_posts(posts, k))
+}
+
+/// Cluster understood posts in time order; predictions in input order.
+fn predict_from(posts: &[CorpusPost], understood: Vec<Understanding>) -> Vec<Prediction> {
     let mut order: Vec<usize> = (0..posts.len()).collect();
     order.sort_by_key(|&i| posts[i].published);
     let mut clusters = vec![None; posts.len()];
@@ -344,7 +353,9 @@ pub fn evaluate(corpus: &Path, k: &Knowledge) -> anyhow::Result<EvalReport> {
 }
 
 fn evaluate_posts(posts: &[CorpusPost], k: &Knowledge) -> EvalReport {
-    let predictions = predict(posts, k);
+    // The topic classifier is judged on the raw understanding as well as on the predictions.
+    let understood = understand_posts(posts, k);
+    let predictions = predict_from(posts, understood.clone());
     let mut r = EvalReport {
         posts: posts.len(),
         ..EvalReport::default()
@@ -355,10 +366,6 @@ fn evaluate_posts(posts: &[CorpusPost], k: &Knowledge) -> EvalReport {
     // Per group: (true positives, false positives, false negatives) over true incidents.
     let mut groups: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let (mut urgent_total, mut urgent_hit) = (0usize, 0usize);
-    let understood: Vec<Understanding> = posts
-        .iter()
-        .map(|p| crate::understand::explain(&view(p), k))
-        .collect();
     for ((post, pred), u) in posts.iter().zip(&predictions).zip(&understood) {
         let Some(label) = &post.label else { continue };
         let p = &pred.label;

@@ -1337,15 +1337,17 @@ impl Queue {
         let Some(author) = author_of_post(post)? else {
             return Ok(());
         };
+        // Only a recorded author can be forgotten: then look whether another post keeps them.
+        if !tx.store.incident_has_author(incident.id, &author)? {
+            return Ok(());
+        }
         for other in tx.store.incident_posts(incident.id)? {
             if other != post && author_of_post(&other)?.as_deref() == Some(author.as_str()) {
                 return Ok(());
             }
         }
-        if tx.store.incident_has_author(incident.id, &author)? {
-            tx.batch.remove_author(incident.id, &author);
-            incident.authors = incident.authors.saturating_sub(1);
-        }
+        tx.batch.remove_author(incident.id, &author);
+        incident.authors = incident.authors.saturating_sub(1);
         Ok(())
     }
 
