@@ -7,7 +7,7 @@
 //!
 //! | prefix | key | value |
 //! |---|---|---|
-//! | `p/` | post sequence number, 8 bytes BE | [`StoredPost`] |
+//! | `p/` | the first post's sequence number, 8 bytes BE | a page of consecutive [`StoredPost`]s, one per line (`pages`) |
 //! | `u/` | `platform:native_id` | sequence number |
 //! | `i/` | incident id, 8 bytes BE | [`Incident`] |
 //! | `e/` | incident id + event number, 8 + 4 bytes BE | [`IncidentEvent`] |
@@ -32,6 +32,7 @@
 //! | `tk/` | SHA-256 of the API token, hex | [`ApiToken`] |
 //! | `al/` | sled-generated id, 8 bytes BE | [`AccessEvent`] (sign-ins, views of personal data) |
 
+mod pages;
 mod records;
 mod users;
 
@@ -57,6 +58,13 @@ pub enum StoreError {
     Corrupt {
         key: String,
         source: serde_json::Error,
+    },
+    #[error("store post page {first}: line {line} holds post {found}, expected {expected}")]
+    PageOrder {
+        first: u64,
+        line: u64,
+        found: u64,
+        expected: u64,
     },
 }
 
@@ -96,19 +104,24 @@ pub struct Store {
     /// and by a few tasks of their own (source notices, the weekly note), and no two may get
     /// the same id.
     next_alert: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Held while a commit places posts into pages and applies them: placing reads the pages
+    /// it changes, so two commits with posts must not interleave.
+    post_writer: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// A set of writes applied atomically by [`Store::commit`].
 #[derive(Default)]
 pub struct WriteBatch {
     batch: sled::Batch,
+    /// Post records by sequence number, placed into pages by [`Store::commit`].
+    posts: std::collections::BTreeMap<u64, Vec<u8>>,
     len: usize,
 }
 
 impl WriteBatch {
+    /// Write a post: a new one, or a new version of a stored one.
     pub fn put_post(&mut self, post: &StoredPost) {
-        self.batch
-            .insert(key(POST, &post.seq.to_be_bytes()), to_json(post));
+        self.posts.insert(post.seq, to_json(post));
         self.batch.insert(
             key(UID, post.post.key.uid().as_bytes()),
             &post.seq.to_be_bytes(),
@@ -227,6 +240,7 @@ impl Store {
             db,
             data,
             next_alert,
+            post_writer: Default::default(),
         })
     }
 
@@ -256,9 +270,75 @@ impl Store {
     }
 
     /// Apply `batch` atomically and make it durable before returning.
-    pub fn commit(&self, batch: WriteBatch) -> Result<()> {
+    pub fn commit(&self, mut batch: WriteBatch) -> Result<()> {
+        let _posts = if batch.posts.is_empty() {
+            None
+        } else {
+            let guard = self
+                .post_writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.place_posts(&mut batch)?;
+            Some(guard)
+        };
         self.data.apply_batch(batch.batch)?;
         self.flush()
+    }
+
+    /// Put the batch's posts into pages: new posts into new pages of their own, new versions
+    /// of stored posts into the pages that hold them.
+    fn place_posts(&self, batch: &mut WriteBatch) -> Result<()> {
+        let mut stored = std::mem::take(&mut batch.posts);
+        let mut fresh = match self.newest_post()? {
+            Some(newest) => stored.split_off(&(newest + 1)),
+            None => std::mem::take(&mut stored),
+        };
+        // Pages this commit changes, by first sequence number.
+        let mut changed: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+        for (seq, record) in stored {
+            let holds = |first: u64, page: &[u8]| seq - first < pages::count(page);
+            let first = match changed.range(..=seq).next_back() {
+                Some((&first, page)) if holds(first, page) => first,
+                _ => match self.page_holding(seq)? {
+                    Some((first, page)) if holds(first, &page) => {
+                        changed.insert(first, page.to_vec());
+                        first
+                    }
+                    // Below the newest post but never stored: a page of its own.
+                    _ => {
+                        fresh.insert(seq, record);
+                        continue;
+                    }
+                },
+            };
+            let page = changed.get_mut(&first).expect("inserted above");
+            *page = pages::replace(page, seq - first, &record);
+        }
+        for (first, page) in changed.into_iter().chain(pages::paginate(fresh)) {
+            batch.batch.insert(key(POST, &first.to_be_bytes()), page);
+        }
+        Ok(())
+    }
+
+    /// The sequence number of the newest stored post.
+    fn newest_post(&self) -> Result<Option<u64>> {
+        Ok(self
+            .data
+            .scan_prefix(POST)
+            .next_back()
+            .transpose()?
+            .map(|(k, page)| be_u64(&k[POST.len()..]) + pages::count(&page) - 1))
+    }
+
+    /// The page that holds post `seq` if any does: the one with the greatest first sequence
+    /// number not above `seq` (the caller checks it is long enough).
+    fn page_holding(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>> {
+        Ok(self
+            .data
+            .range(POST.to_vec()..=key(POST, &seq.to_be_bytes()))
+            .next_back()
+            .transpose()?
+            .map(|(k, page)| (be_u64(&k[POST.len()..]), page)))
     }
 
     /// Make every write so far durable.
@@ -282,8 +362,12 @@ impl Store {
     }
 
     pub fn post(&self, seq: u64) -> Result<Option<StoredPost>> {
-        let k = key(POST, &seq.to_be_bytes());
-        self.data.get(&k)?.map(|v| from_json(&k, &v)).transpose()
+        let Some((first, page)) = self.page_holding(seq)? else {
+            return Ok(None);
+        };
+        pages::line(&page, seq - first)
+            .map(|record| post_of_page(first, seq - first, record))
+            .transpose()
     }
 
     pub fn post_by_key(&self, key: &PostKey) -> Result<Option<StoredPost>> {
@@ -295,22 +379,30 @@ impl Store {
 
     /// Posts with sequence numbers after `after`, in order.
     pub fn posts_after(&self, after: u64) -> impl Iterator<Item = Result<StoredPost>> + '_ {
-        let start = key(POST, &(after.saturating_add(1)).to_be_bytes());
-        self.data
-            .range(start..)
+        let from = after.saturating_add(1);
+        // The page holding the first wanted post may start before it.
+        let (error, start) = match self.page_holding(from) {
+            Ok(page) => (None, page.map_or(from, |(first, _)| first)),
+            Err(e) => (Some(Err(e)), from),
+        };
+        let posts = self
+            .data
+            .range(key(POST, &start.to_be_bytes())..)
             .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(POST)))
-            .map(|kv| {
-                let (k, v) = kv?;
-                from_json(&k, &v)
-            })
+            .flat_map(move |kv| {
+                page_posts(kv)
+                    .into_iter()
+                    .filter(move |post| post.as_ref().map_or(true, |p| p.seq > after))
+            });
+        error.into_iter().chain(posts)
     }
 
     /// Posts from the newest back.
     pub fn posts_newest_first(&self) -> impl Iterator<Item = Result<StoredPost>> + '_ {
-        self.data.scan_prefix(POST).rev().map(|kv| {
-            let (k, v) = kv?;
-            from_json(&k, &v)
-        })
+        self.data
+            .scan_prefix(POST)
+            .rev()
+            .flat_map(|kv| page_posts(kv).into_iter().rev())
     }
 
     pub fn post_count(&self) -> usize {
@@ -854,6 +946,37 @@ fn be_u64(v: &[u8]) -> u64 {
 
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize to JSON")
+}
+
+/// The posts of a page read from sled, in order (one error when it cannot be read).
+fn page_posts(kv: sled::Result<(sled::IVec, sled::IVec)>) -> Vec<Result<StoredPost>> {
+    let (k, page) = match kv {
+        Ok(kv) => kv,
+        Err(e) => return vec![Err(e.into())],
+    };
+    let first = be_u64(&k[POST.len()..]);
+    pages::lines(&page)
+        .zip(0..)
+        .map(|(record, line)| post_of_page(first, line, record))
+        .collect()
+}
+
+/// Line `line` of the page starting at post `first`: post `first + line`.
+fn post_of_page(first: u64, line: u64, record: &[u8]) -> Result<StoredPost> {
+    let post: StoredPost =
+        serde_json::from_slice(record).map_err(|source| StoreError::Corrupt {
+            key: format!("p/{first} line {line}"),
+            source,
+        })?;
+    if post.seq != first + line {
+        return Err(StoreError::PageOrder {
+            first,
+            line,
+            found: post.seq,
+            expected: first + line,
+        });
+    }
+    Ok(post)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {

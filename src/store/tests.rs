@@ -204,3 +204,102 @@ fn a_stored_post_leaves_out_what_is_absent_or_recomputed_and_older_records_still
     assert_eq!(older.understanding.place, None);
     assert!(older.understanding.follow_up);
 }
+
+#[test]
+fn posts_share_pages_and_each_reads_back_whatever_page_and_version_it_is_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let page_keys = |store: &Store| store.data.scan_prefix(POST).count();
+    let ids = |posts: Vec<StoredPost>| -> Vec<(u64, String, Option<u64>)> {
+        posts
+            .into_iter()
+            .map(|p| (p.seq, p.post.key.native_id, p.incident))
+            .collect()
+    };
+
+    // One commit of 60 posts fills several pages.
+    let mut batch = WriteBatch::default();
+    let mut pending = None;
+    store.reserve_seqs(&mut batch, 60, &mut pending).unwrap();
+    for seq in 1..=60 {
+        batch.put_post(&stored(seq, &format!("p{seq}")));
+    }
+    store.commit(batch).unwrap();
+    let pages = page_keys(&store);
+    assert!((2..60).contains(&pages), "{pages} pages for 60 posts");
+
+    // A record written one per key, as before pages existed.
+    let old = stored(61, "p61");
+    store
+        .data
+        .insert(key(POST, &61u64.to_be_bytes()), to_json(&old))
+        .unwrap();
+
+    // New versions of stored posts (the first, one inside a page, the old-style one) in the
+    // same commit as new posts, one of them twice; and a post past a gap.
+    let mut batch = WriteBatch::default();
+    let mut moved = |seq: u64, incident: u64| {
+        let mut p = stored(seq, &format!("p{seq}"));
+        p.incident = Some(incident);
+        batch.put_post(&p);
+    };
+    for (seq, incident) in [(1, 7), (30, 7), (31, 8), (61, 9), (62, 1), (62, 2)] {
+        moved(seq, incident);
+    }
+    batch.put_post(&stored(70, "p70"));
+    store.commit(batch).unwrap();
+    // A post below the newest that was never stored gets a page of its own.
+    let mut batch = WriteBatch::default();
+    batch.put_post(&stored(65, "p65"));
+    store.commit(batch).unwrap();
+
+    let mut expected: Vec<(u64, String, Option<u64>)> = (1..=62)
+        .chain([65, 70])
+        .map(|seq| (seq, format!("p{seq}"), None))
+        .collect();
+    for (seq, incident) in [(1, 7), (30, 7), (31, 8), (61, 9), (62, 2)] {
+        expected[seq as usize - 1].2 = Some(incident);
+    }
+    for (seq, id, incident) in &expected {
+        let post = store.post(*seq).unwrap().unwrap();
+        assert_eq!(
+            (post.post.key.native_id, post.incident),
+            (id.clone(), *incident)
+        );
+    }
+    for absent in [0, 63, 64, 66, 69, 71] {
+        assert!(store.post(absent).unwrap().is_none(), "post {absent}");
+    }
+    for after in [0, 1, 5, 30, 59, 60, 61, 62, 64, 65, 70] {
+        let tail: Vec<_> = expected.iter().filter(|p| p.0 > after).cloned().collect();
+        let got = ids(store.posts_after(after).collect::<Result<_>>().unwrap());
+        assert_eq!(got, tail, "after {after}");
+    }
+    let mut newest_first = expected.clone();
+    newest_first.reverse();
+    assert_eq!(
+        ids(store.posts_newest_first().collect::<Result<_>>().unwrap()),
+        newest_first
+    );
+    assert_eq!(
+        page_keys(&store),
+        pages + 4,
+        "61, 62, 65 and 70 have pages of their own"
+    );
+}
+
+#[test]
+fn a_page_out_of_order_is_reported_not_misread() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut page = to_json(&stored(4, "a"));
+    page.push(b'\n');
+    page.extend_from_slice(&to_json(&stored(9, "b")));
+    store
+        .data
+        .insert(key(POST, &4u64.to_be_bytes()), page)
+        .unwrap();
+    assert_eq!(store.post(4).unwrap().unwrap().post.key.native_id, "a");
+    let error = store.post(5).unwrap_err().to_string();
+    assert_eq!(error, "store post page 4: line 1 holds post 9, expected 5");
+}
