@@ -130,7 +130,9 @@ pub struct Post {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_url: Option<String>,
     pub author_kind: AuthorKind,
+    #[serde(serialize_with = "crate::time::serialize_instant")]
     pub published: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize_instant")]
     pub fetched: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
