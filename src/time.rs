@@ -146,9 +146,9 @@ pub fn serialize_instant<S: serde::Serializer>(
     }
     let fraction = if nano == 0 {
         None
-    } else if nano % 1_000_000 == 0 {
+    } else if nano.is_multiple_of(1_000_000) {
         Some((nano / 1_000_000, 3))
-    } else if nano % 1_000 == 0 {
+    } else if nano.is_multiple_of(1_000) {
         Some((nano / 1_000, 6))
     } else {
         Some((nano, 9))

@@ -10,7 +10,7 @@
 //! | `p/` | the first post's sequence number, 8 bytes BE | a page of consecutive [`StoredPost`]s, one per line (`pages`) |
 //! | `u/` | `platform:native_id` | sequence number |
 //! | `i/` | incident id, 8 bytes BE | [`Incident`] |
-//! | `e/` | incident id + event number, 8 + 4 bytes BE | [`IncidentEvent`] |
+//! | `e/` | incident id + its first event's number, 8 + 4 bytes BE | a page of consecutive [`IncidentEvent`]s, one per line (`pages`) |
 //! | `ia/` | incident id, 8 bytes BE, + author | empty |
 //! | `if/` | incident id, 8 bytes BE | fingerprint (JSON array) |
 //! | `n/` | notice number, 8 bytes BE | [`AdminNotice`] |
@@ -59,9 +59,9 @@ pub enum StoreError {
         key: String,
         source: serde_json::Error,
     },
-    #[error("store post page {first}: line {line} holds post {found}, expected {expected}")]
+    #[error("store page {page}: line {line} holds record {found}, expected {expected}")]
     PageOrder {
-        first: u64,
+        page: String,
         line: u64,
         found: u64,
         expected: u64,
@@ -104,9 +104,9 @@ pub struct Store {
     /// and by a few tasks of their own (source notices, the weekly note), and no two may get
     /// the same id.
     next_alert: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Held while a commit places posts into pages and applies them: placing reads the pages
-    /// it changes, so two commits with posts must not interleave.
-    post_writer: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Held while a commit places posts and events into pages and applies them: placing
+    /// reads the pages it changes, so two such commits must not interleave.
+    page_writer: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// A set of writes applied atomically by [`Store::commit`].
@@ -115,6 +115,8 @@ pub struct WriteBatch {
     batch: sled::Batch,
     /// Post records by sequence number, placed into pages by [`Store::commit`].
     posts: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// Event records by incident and event number, placed into pages by [`Store::commit`].
+    events: std::collections::BTreeMap<(IncidentId, u64), Vec<u8>>,
     len: usize,
 }
 
@@ -136,9 +138,8 @@ impl WriteBatch {
     }
 
     pub fn put_event(&mut self, event: &IncidentEvent) {
-        let mut k = key(EVENT, &event.incident.to_be_bytes());
-        k.extend_from_slice(&event.number.to_be_bytes());
-        self.batch.insert(k, to_json(event));
+        self.events
+            .insert((event.incident, u64::from(event.number)), to_json(event));
         self.len += 1;
     }
 
@@ -240,7 +241,7 @@ impl Store {
             db,
             data,
             next_alert,
-            post_writer: Default::default(),
+            page_writer: Default::default(),
         })
     }
 
@@ -271,74 +272,89 @@ impl Store {
 
     /// Apply `batch` atomically and make it durable before returning.
     pub fn commit(&self, mut batch: WriteBatch) -> Result<()> {
-        let _posts = if batch.posts.is_empty() {
+        let _pages = if batch.posts.is_empty() && batch.events.is_empty() {
             None
         } else {
             let guard = self
-                .post_writer
+                .page_writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.place_posts(&mut batch)?;
+            let posts = std::mem::take(&mut batch.posts);
+            self.place(&Paged::posts(), posts, &mut batch.batch)?;
+            let mut events = std::mem::take(&mut batch.events);
+            while let Some(&(id, _)) = events.keys().next() {
+                let rest = events.split_off(&(id + 1, 0));
+                let timeline = events.into_iter().map(|((_, n), e)| (n, e)).collect();
+                self.place(&Paged::events(id), timeline, &mut batch.batch)?;
+                events = rest;
+            }
             Some(guard)
         };
         self.data.apply_batch(batch.batch)?;
         self.flush()
     }
 
-    /// Put the batch's posts into pages: new posts into new pages of their own, new versions
-    /// of stored posts into the pages that hold them.
-    fn place_posts(&self, batch: &mut WriteBatch) -> Result<()> {
-        let mut stored = std::mem::take(&mut batch.posts);
-        let mut fresh = match self.newest_post()? {
+    /// Put records into pages: new ones into new pages of their own, new versions of stored
+    /// ones into the pages that hold them.
+    fn place(
+        &self,
+        paged: &Paged,
+        mut stored: std::collections::BTreeMap<u64, Vec<u8>>,
+        batch: &mut sled::Batch,
+    ) -> Result<()> {
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let mut fresh = match self.newest(paged)? {
             Some(newest) => stored.split_off(&(newest + 1)),
             None => std::mem::take(&mut stored),
         };
-        // Pages this commit changes, by first sequence number.
+        // Pages this commit changes, by first number.
         let mut changed: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
-        for (seq, record) in stored {
-            let holds = |first: u64, page: &[u8]| seq - first < pages::count(page);
-            let first = match changed.range(..=seq).next_back() {
+        for (n, record) in stored {
+            let holds = |first: u64, page: &[u8]| n - first < pages::count(page);
+            let first = match changed.range(..=n).next_back() {
                 Some((&first, page)) if holds(first, page) => first,
-                _ => match self.page_holding(seq)? {
+                _ => match self.page_holding(paged, n)? {
                     Some((first, page)) if holds(first, &page) => {
                         changed.insert(first, page.to_vec());
                         first
                     }
-                    // Below the newest post but never stored: a page of its own.
+                    // Below the newest but never stored: a page of its own.
                     _ => {
-                        fresh.insert(seq, record);
+                        fresh.insert(n, record);
                         continue;
                     }
                 },
             };
             let page = changed.get_mut(&first).expect("inserted above");
-            *page = pages::replace(page, seq - first, &record);
+            *page = pages::replace(page, n - first, &record);
         }
         for (first, page) in changed.into_iter().chain(pages::paginate(fresh)) {
-            batch.batch.insert(key(POST, &first.to_be_bytes()), page);
+            batch.insert(paged.key(first), page);
         }
         Ok(())
     }
 
-    /// The sequence number of the newest stored post.
-    fn newest_post(&self) -> Result<Option<u64>> {
+    /// The number of the newest record stored in pages under `paged`.
+    fn newest(&self, paged: &Paged) -> Result<Option<u64>> {
         Ok(self
             .data
-            .scan_prefix(POST)
+            .scan_prefix(&paged.prefix)
             .next_back()
             .transpose()?
-            .map(|(k, page)| be_u64(&k[POST.len()..]) + pages::count(&page) - 1))
+            .map(|(k, page)| paged.number(&k) + pages::count(&page) - 1))
     }
 
-    /// The page that holds post `seq` if any does: the one with the greatest first sequence
-    /// number not above `seq` (the caller checks it is long enough).
-    fn page_holding(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>> {
+    /// The page that holds record `n` if any does: the one with the greatest first number
+    /// not above `n` (the caller checks it is long enough).
+    fn page_holding(&self, paged: &Paged, n: u64) -> Result<Option<(u64, sled::IVec)>> {
         Ok(self
             .data
-            .range(POST.to_vec()..=key(POST, &seq.to_be_bytes()))
+            .range(paged.prefix.clone()..=paged.key(n))
             .next_back()
             .transpose()?
-            .map(|(k, page)| (be_u64(&k[POST.len()..]), page)))
+            .map(|(k, page)| (paged.number(&k), page)))
     }
 
     /// Make every write so far durable.
@@ -362,11 +378,11 @@ impl Store {
     }
 
     pub fn post(&self, seq: u64) -> Result<Option<StoredPost>> {
-        let Some((first, page)) = self.page_holding(seq)? else {
+        let Some((first, page)) = self.page_holding(&Paged::posts(), seq)? else {
             return Ok(None);
         };
         pages::line(&page, seq - first)
-            .map(|record| post_of_page(first, seq - first, record))
+            .map(|record| record_of_page(&Paged::posts(), first, seq - first, record))
             .transpose()
     }
 
@@ -381,7 +397,7 @@ impl Store {
     pub fn posts_after(&self, after: u64) -> impl Iterator<Item = Result<StoredPost>> + '_ {
         let from = after.saturating_add(1);
         // The page holding the first wanted post may start before it.
-        let (error, start) = match self.page_holding(from) {
+        let (error, start) = match self.page_holding(&Paged::posts(), from) {
             Ok(page) => (None, page.map_or(from, |(first, _)| first)),
             Err(e) => (Some(Err(e)), from),
         };
@@ -588,13 +604,16 @@ impl Store {
 
     /// The timeline of an incident, in order.
     pub fn events(&self, id: IncidentId) -> Result<Vec<IncidentEvent>> {
-        self.data
-            .scan_prefix(key(EVENT, &id.to_be_bytes()))
-            .map(|kv| {
-                let (k, v) = kv?;
-                from_json(&k, &v)
-            })
-            .collect()
+        let paged = Paged::events(id);
+        let mut events = Vec::new();
+        for kv in self.data.scan_prefix(&paged.prefix) {
+            let (k, page) = kv?;
+            let first = paged.number(&k);
+            for (record, line) in pages::lines(&page).zip(0..) {
+                events.push(record_of_page(&paged, first, line, record)?);
+            }
+        }
+        Ok(events)
     }
 
     /// Keys of the posts that belong to an incident now, in the order they joined it (read
@@ -948,35 +967,92 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize to JSON")
 }
 
+/// Where records are kept in pages (`pages`): posts under `p/`, numbered by sequence number
+/// (8 bytes), and each incident's timeline under `e/` and its id, by event number (4 bytes).
+struct Paged {
+    prefix: Vec<u8>,
+    width: usize,
+}
+
+impl Paged {
+    fn posts() -> Paged {
+        Paged {
+            prefix: POST.to_vec(),
+            width: 8,
+        }
+    }
+
+    fn events(id: IncidentId) -> Paged {
+        Paged {
+            prefix: key(EVENT, &id.to_be_bytes()),
+            width: 4,
+        }
+    }
+
+    fn key(&self, first: u64) -> Vec<u8> {
+        key(&self.prefix, &first.to_be_bytes()[8 - self.width..])
+    }
+
+    fn number(&self, key: &[u8]) -> u64 {
+        let mut be = [0u8; 8];
+        be[8 - self.width..].copy_from_slice(&key[self.prefix.len()..]);
+        u64::from_be_bytes(be)
+    }
+}
+
+/// A record that knows its own number (the check that a page is in order).
+trait Numbered: serde::de::DeserializeOwned {
+    fn number(&self) -> u64;
+}
+
+impl Numbered for StoredPost {
+    fn number(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Numbered for IncidentEvent {
+    fn number(&self) -> u64 {
+        u64::from(self.number)
+    }
+}
+
 /// The posts of a page read from sled, in order (one error when it cannot be read).
 fn page_posts(kv: sled::Result<(sled::IVec, sled::IVec)>) -> Vec<Result<StoredPost>> {
     let (k, page) = match kv {
         Ok(kv) => kv,
         Err(e) => return vec![Err(e.into())],
     };
-    let first = be_u64(&k[POST.len()..]);
+    let paged = Paged::posts();
+    let first = paged.number(&k);
     pages::lines(&page)
         .zip(0..)
-        .map(|(record, line)| post_of_page(first, line, record))
+        .map(|(record, line)| record_of_page(&paged, first, line, record))
         .collect()
 }
 
-/// Line `line` of the page starting at post `first`: post `first + line`.
-fn post_of_page(first: u64, line: u64, record: &[u8]) -> Result<StoredPost> {
-    let post: StoredPost =
-        serde_json::from_slice(record).map_err(|source| StoreError::Corrupt {
-            key: format!("p/{first} line {line}"),
-            source,
-        })?;
-    if post.seq != first + line {
+/// Line `line` of the page starting at record `first`: record `first + line`.
+fn record_of_page<T: Numbered>(paged: &Paged, first: u64, line: u64, record: &[u8]) -> Result<T> {
+    let page = || {
+        let mut name = String::from_utf8_lossy(&paged.prefix[..2]).into_owned();
+        if paged.prefix.len() > 2 {
+            name.push_str(&format!("{}/", be_u64(&paged.prefix[2..])));
+        }
+        format!("{name}{first}")
+    };
+    let value: T = serde_json::from_slice(record).map_err(|source| StoreError::Corrupt {
+        key: format!("{} line {line}", page()),
+        source,
+    })?;
+    if value.number() != first + line {
         return Err(StoreError::PageOrder {
-            first,
+            page: page(),
             line,
-            found: post.seq,
+            found: value.number(),
             expected: first + line,
         });
     }
-    Ok(post)
+    Ok(value)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {

@@ -301,5 +301,55 @@ fn a_page_out_of_order_is_reported_not_misread() {
         .unwrap();
     assert_eq!(store.post(4).unwrap().unwrap().post.key.native_id, "a");
     let error = store.post(5).unwrap_err().to_string();
-    assert_eq!(error, "store post page 4: line 1 holds post 9, expected 5");
+    assert_eq!(error, "store page p/4: line 1 holds record 9, expected 5");
+}
+
+#[test]
+fn an_incident_timeline_reads_back_in_order_from_pages_and_older_single_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let event = |incident: u64, number: u32| IncidentEvent {
+        incident,
+        number,
+        at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap(),
+        actor: "otklik".into(),
+        kind: EventKind::PostAttached {
+            post: format!("rss:{incident}-{number}"),
+        },
+        comment: None,
+    };
+    // Incident 2's first event was written one per key, before pages existed.
+    store
+        .data
+        .insert(
+            [EVENT, &2u64.to_be_bytes(), &0u32.to_be_bytes()].concat(),
+            to_json(&event(2, 0)),
+        )
+        .unwrap();
+    // Two commits, the events of three incidents interleaved.
+    for numbers in [0..40u32, 40..45] {
+        let mut batch = WriteBatch::default();
+        for n in numbers {
+            for incident in [1, 2, 3] {
+                let written_before = incident == 2 && n == 0;
+                let not_in_second_commit = incident == 3 && n >= 40;
+                if !(written_before || not_in_second_commit) {
+                    batch.put_event(&event(incident, n));
+                }
+            }
+        }
+        store.commit(batch).unwrap();
+    }
+    let numbers = |id| -> Vec<u32> { store.events(id).unwrap().iter().map(|e| e.number).collect() };
+    assert_eq!(numbers(1), (0..45).collect::<Vec<_>>());
+    assert_eq!(numbers(2), (0..45).collect::<Vec<_>>());
+    assert_eq!(numbers(3), (0..40).collect::<Vec<_>>());
+    assert!(numbers(4).is_empty());
+    assert_eq!(
+        store.incident_posts(1).unwrap()[44],
+        "rss:1-44",
+        "the timeline's posts come in order"
+    );
+    let pages = store.data.scan_prefix(EVENT).count();
+    assert!((6..129).contains(&pages), "{pages} pages for 129 events");
 }
