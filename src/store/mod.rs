@@ -116,7 +116,7 @@ pub struct WriteBatch {
     /// Post records by sequence number, placed into pages by [`Store::commit`].
     posts: std::collections::BTreeMap<u64, Vec<u8>>,
     /// Event records by incident and event number, placed into pages by [`Store::commit`].
-    events: std::collections::BTreeMap<(IncidentId, u64), Vec<u8>>,
+    events: std::collections::BTreeMap<IncidentId, std::collections::BTreeMap<u64, Vec<u8>>>,
     len: usize,
 }
 
@@ -139,7 +139,9 @@ impl WriteBatch {
 
     pub fn put_event(&mut self, event: &IncidentEvent) {
         self.events
-            .insert((event.incident, u64::from(event.number)), to_json(event));
+            .entry(event.incident)
+            .or_default()
+            .insert(u64::from(event.number), to_json(event));
         self.len += 1;
     }
 
@@ -280,13 +282,9 @@ impl Store {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let posts = std::mem::take(&mut batch.posts);
-            self.place(&Paged::posts(), posts, &mut batch.batch)?;
-            let mut events = std::mem::take(&mut batch.events);
-            while let Some(&(id, _)) = events.keys().next() {
-                let rest = events.split_off(&(id + 1, 0));
-                let timeline = events.into_iter().map(|((_, n), e)| (n, e)).collect();
-                self.place(&Paged::events(id), timeline, &mut batch.batch)?;
-                events = rest;
+            self.place(Paged::Posts, posts, &mut batch.batch)?;
+            for (id, timeline) in std::mem::take(&mut batch.events) {
+                self.place(Paged::Timeline(id), timeline, &mut batch.batch)?;
             }
             Some(guard)
         };
@@ -298,7 +296,7 @@ impl Store {
     /// ones into the pages that hold them.
     fn place(
         &self,
-        paged: &Paged,
+        paged: Paged,
         mut stored: std::collections::BTreeMap<u64, Vec<u8>>,
         batch: &mut sled::Batch,
     ) -> Result<()> {
@@ -337,10 +335,10 @@ impl Store {
     }
 
     /// The number of the newest record stored in pages under `paged`.
-    fn newest(&self, paged: &Paged) -> Result<Option<u64>> {
+    fn newest(&self, paged: Paged) -> Result<Option<u64>> {
         Ok(self
             .data
-            .scan_prefix(&paged.prefix)
+            .scan_prefix(paged.prefix())
             .next_back()
             .transpose()?
             .map(|(k, page)| paged.number(&k) + pages::count(&page) - 1))
@@ -348,10 +346,10 @@ impl Store {
 
     /// The page that holds record `n` if any does: the one with the greatest first number
     /// not above `n` (the caller checks it is long enough).
-    fn page_holding(&self, paged: &Paged, n: u64) -> Result<Option<(u64, sled::IVec)>> {
+    fn page_holding(&self, paged: Paged, n: u64) -> Result<Option<(u64, sled::IVec)>> {
         Ok(self
             .data
-            .range(paged.prefix.clone()..=paged.key(n))
+            .range(paged.prefix()..=paged.key(n))
             .next_back()
             .transpose()?
             .map(|(k, page)| (paged.number(&k), page)))
@@ -378,11 +376,11 @@ impl Store {
     }
 
     pub fn post(&self, seq: u64) -> Result<Option<StoredPost>> {
-        let Some((first, page)) = self.page_holding(&Paged::posts(), seq)? else {
+        let Some((first, page)) = self.page_holding(Paged::Posts, seq)? else {
             return Ok(None);
         };
         pages::line(&page, seq - first)
-            .map(|record| record_of_page(&Paged::posts(), first, seq - first, record))
+            .map(|record| record_of_page(Paged::Posts, first, seq - first, record))
             .transpose()
     }
 
@@ -397,7 +395,7 @@ impl Store {
     pub fn posts_after(&self, after: u64) -> impl Iterator<Item = Result<StoredPost>> + '_ {
         let from = after.saturating_add(1);
         // The page holding the first wanted post may start before it.
-        let (error, start) = match self.page_holding(&Paged::posts(), from) {
+        let (error, start) = match self.page_holding(Paged::Posts, from) {
             Ok(page) => (None, page.map_or(from, |(first, _)| first)),
             Err(e) => (Some(Err(e)), from),
         };
@@ -604,13 +602,12 @@ impl Store {
 
     /// The timeline of an incident, in order.
     pub fn events(&self, id: IncidentId) -> Result<Vec<IncidentEvent>> {
-        let paged = Paged::events(id);
+        let paged = Paged::Timeline(id);
         let mut events = Vec::new();
-        for kv in self.data.scan_prefix(&paged.prefix) {
+        for kv in self.data.scan_prefix(paged.prefix()) {
             let (k, page) = kv?;
-            let first = paged.number(&k);
-            for (record, line) in pages::lines(&page).zip(0..) {
-                events.push(record_of_page(&paged, first, line, record)?);
+            for event in records_of_page(paged, &k, &page) {
+                events.push(event?);
             }
         }
         Ok(events)
@@ -969,34 +966,45 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 
 /// Where records are kept in pages (`pages`): posts under `p/`, numbered by sequence number
 /// (8 bytes), and each incident's timeline under `e/` and its id, by event number (4 bytes).
-struct Paged {
-    prefix: Vec<u8>,
-    width: usize,
+#[derive(Clone, Copy)]
+enum Paged {
+    Posts,
+    Timeline(IncidentId),
 }
 
 impl Paged {
-    fn posts() -> Paged {
-        Paged {
-            prefix: POST.to_vec(),
-            width: 8,
+    fn prefix(self) -> Vec<u8> {
+        match self {
+            Paged::Posts => POST.to_vec(),
+            Paged::Timeline(id) => key(EVENT, &id.to_be_bytes()),
         }
     }
 
-    fn events(id: IncidentId) -> Paged {
-        Paged {
-            prefix: key(EVENT, &id.to_be_bytes()),
-            width: 4,
+    /// Bytes of the number at the end of a page's key.
+    fn width(self) -> usize {
+        match self {
+            Paged::Posts => 8,
+            Paged::Timeline(_) => 4,
         }
     }
 
-    fn key(&self, first: u64) -> Vec<u8> {
-        key(&self.prefix, &first.to_be_bytes()[8 - self.width..])
+    fn key(self, first: u64) -> Vec<u8> {
+        key(&self.prefix(), &first.to_be_bytes()[8 - self.width()..])
     }
 
-    fn number(&self, key: &[u8]) -> u64 {
+    /// The first number of the page stored under `key`.
+    fn number(self, key: &[u8]) -> u64 {
         let mut be = [0u8; 8];
-        be[8 - self.width..].copy_from_slice(&key[self.prefix.len()..]);
+        be[8 - self.width()..].copy_from_slice(&key[key.len() - self.width()..]);
         u64::from_be_bytes(be)
+    }
+
+    /// The page starting at `first`, as error messages name it.
+    fn name(self, first: u64) -> String {
+        match self {
+            Paged::Posts => format!("p/{first}"),
+            Paged::Timeline(id) => format!("e/{id}/{first}"),
+        }
     }
 }
 
@@ -1019,34 +1027,33 @@ impl Numbered for IncidentEvent {
 
 /// The posts of a page read from sled, in order (one error when it cannot be read).
 fn page_posts(kv: sled::Result<(sled::IVec, sled::IVec)>) -> Vec<Result<StoredPost>> {
-    let (k, page) = match kv {
-        Ok(kv) => kv,
-        Err(e) => return vec![Err(e.into())],
-    };
-    let paged = Paged::posts();
-    let first = paged.number(&k);
-    pages::lines(&page)
+    match kv {
+        Ok((k, page)) => records_of_page(Paged::Posts, &k, &page).collect(),
+        Err(e) => vec![Err(e.into())],
+    }
+}
+
+/// The records of the page stored under `key`, in order.
+fn records_of_page<'a, T: Numbered>(
+    paged: Paged,
+    key: &[u8],
+    page: &'a [u8],
+) -> impl Iterator<Item = Result<T>> + 'a {
+    let first = paged.number(key);
+    pages::lines(page)
         .zip(0..)
-        .map(|(record, line)| record_of_page(&paged, first, line, record))
-        .collect()
+        .map(move |(record, line)| record_of_page(paged, first, line, record))
 }
 
 /// Line `line` of the page starting at record `first`: record `first + line`.
-fn record_of_page<T: Numbered>(paged: &Paged, first: u64, line: u64, record: &[u8]) -> Result<T> {
-    let page = || {
-        let mut name = String::from_utf8_lossy(&paged.prefix[..2]).into_owned();
-        if paged.prefix.len() > 2 {
-            name.push_str(&format!("{}/", be_u64(&paged.prefix[2..])));
-        }
-        format!("{name}{first}")
-    };
+fn record_of_page<T: Numbered>(paged: Paged, first: u64, line: u64, record: &[u8]) -> Result<T> {
     let value: T = serde_json::from_slice(record).map_err(|source| StoreError::Corrupt {
-        key: format!("{} line {line}", page()),
+        key: format!("{} line {line}", paged.name(first)),
         source,
     })?;
     if value.number() != first + line {
         return Err(StoreError::PageOrder {
-            page: page(),
+            page: paged.name(first),
             line,
             found: value.number(),
             expected: first + line,
